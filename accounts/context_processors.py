@@ -1,0 +1,13 @@
+from .teams import current_team as find_current_team
+
+
+def current_team(request):
+    """The team the signed-in user works in, and the teams they can switch to."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    team = find_current_team(user)
+    return {
+        "current_team": team,
+        "my_teams": user.teams.order_by("-personal", "name"),
+    }
