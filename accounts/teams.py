@@ -21,6 +21,7 @@ def create_team(owner: User, name: str, *, personal: bool = False) -> Team:
     from studio import credits  # studio depends on accounts, not the other way round
 
     credits.record_grant(team, settings.STUDIO_STARTING_CREDITS, "Starting credits")
+    team.refresh_from_db(fields=["credit_balance"])
     owner.current_team = team
     owner.save(update_fields=["current_team"])
     return team
@@ -102,7 +103,12 @@ def remove_member(membership: Membership) -> None:
     if membership.role == Role.OWNER and _locked_owner_count(membership.team) <= 1:
         raise TeamRuleError("A team needs at least one owner. Make someone else owner first.")
     user = membership.user
+    team_id = membership.team_id
     membership.delete()
+    from studio import live
+
+    # Their open gallery sockets in this team close at once.
+    transaction.on_commit(lambda: live.member_removed(team_id, user.pk))
     if user.current_team_id == membership.team_id:
         user.current_team = None
         user.save(update_fields=["current_team"])

@@ -5,34 +5,58 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from accounts.permissions import Action, role_allows, role_in
 
+from . import live
 from .models import Gallery
 
 
 class GalleryConsumer(AsyncWebsocketConsumer):
-    """Joins the gallery's group after checking the user may see it."""
+    """Joins the gallery's group once the user may see it; pushes rendered fragments."""
 
     @database_sync_to_async
-    def _load_gallery(self, user, gallery_id):
+    def _gallery_and_snapshot(self, user, gallery_id):
         gallery = Gallery.objects.filter(pk=gallery_id).first()
         if gallery is None or not role_allows(role_in(user, gallery.team_id), Action.VIEW):
-            return None
-        return gallery
+            return None, []
+        return gallery, live.snapshot(gallery)
+
+    @database_sync_to_async
+    def _still_member(self):
+        return role_allows(role_in(self.scope["user"], self.team_id), Action.VIEW)
 
     async def connect(self):
+        self.group = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        self.gallery = await self._load_gallery(
-            user, self.scope["url_route"]["kwargs"]["gallery_id"]
-        )
-        if self.gallery is None:
+        gallery_id = self.scope["url_route"]["kwargs"]["gallery_id"]
+        gallery, pending = await self._gallery_and_snapshot(user, gallery_id)
+        if gallery is None:
             await self.close()
             return
-        self.group = self.gallery.group_name
+        self.team_id = gallery.team_id
+        self.group = live.gallery_group(gallery.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        # Catch up: jobs queued or running while this page was not listening.
+        for payload in pending:
+            await self.send(text_data=live.render(payload))
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
+        if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """The page only listens; anything it sends is ignored."""
+
+    async def forward(self, event: dict):
+        await self.send(text_data=live.render(event))
+
+    async def team_member_removed(self, event: dict):
+        """Sent to the team's galleries when someone leaves: their sockets close at once."""
+        if event.get("user_id") == self.scope["user"].pk and not await self._still_member():
+            await self.close()
+
+    # One handler per event type (Channels maps "job.progress" to job_progress).
+    job_queued = job_started = job_progress = job_partial = forward
+    job_succeeded = job_failed = version_created = forward

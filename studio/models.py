@@ -26,11 +26,6 @@ class Gallery(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def group_name(self) -> str:
-        """The channel-layer group every browser watching this gallery joins."""
-        return f"gallery.{self.pk.hex}"
-
     @classmethod
     def default_for(cls, team: Team) -> "Gallery":
         gallery = cls.objects.filter(team=team, archived_at=None).first()

@@ -167,6 +167,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+STUDIO_SIGNED_URL_SECONDS = int(env("STUDIO_SIGNED_URL_SECONDS", "300"))
 S3_BUCKET = env("STUDIO_S3_BUCKET")
 if S3_BUCKET:
     _media_storage = {
@@ -179,7 +180,7 @@ if S3_BUCKET:
             "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
             "default_acl": "private",
             "querystring_auth": True,
-            "querystring_expire": int(env("STUDIO_SIGNED_URL_SECONDS", "300")),
+            "querystring_expire": STUDIO_SIGNED_URL_SECONDS,
             "file_overwrite": False,
             "addressing_style": "path",
             "signature_version": "s3v4",

@@ -12,7 +12,7 @@ from accounts.teams import create_team
 
 from .factories import MembershipFactory, UserFactory
 
-# pytest_plugins = ["tests.fakes.plugin"]  # enabled once the fake server lands
+pytest_plugins = ["tests.fakes.plugin"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SERVICE_ENV = {
@@ -42,6 +42,23 @@ def _s3_bucket():
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     if settings.S3_BUCKET not in existing:
         client.create_bucket(Bucket=settings.S3_BUCKET)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer_and_engines():
+    """Channel layers and engine clients belong to one event loop; each test gets its own."""
+    from channels.layers import channel_layers
+
+    from studio.catalog import reset_registry
+    from studio.engines import factory
+
+    channel_layers.backends.clear()
+    factory.reset()
+    reset_registry()
+    yield
+    channel_layers.backends.clear()
+    factory.reset()
+    reset_registry()
 
 
 @pytest.fixture(autouse=True)

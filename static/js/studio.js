@@ -17,3 +17,13 @@
     if (input) input.select();
   });
 })();
+
+// Ctrl/Cmd+Enter generates from anywhere in the brief form.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  const form = event.target.closest("[data-generate-form]");
+  if (form) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});

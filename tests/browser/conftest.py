@@ -19,9 +19,15 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture
 def studio_server(transactional_db):
     from studio.asgi import application
+    from studio.worker import Worker
 
     server = LiveServer(application).start()
+    # The in-process worker lives on the server's event loop, as under `make run`.
+    worker = Worker(name="browser-tests", poll_seconds=0.5)
+    running = server.run_in_loop(worker.run_forever())
     yield server
+    server.run_in_loop(worker.stop(timeout=5)).result(timeout=10)
+    running.result(timeout=10)
     server.stop()
 
 
@@ -46,17 +52,47 @@ def browser():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-@pytest.fixture
-def page(browser, studio_server):
-    context = browser.new_context(base_url=studio_server.url)
+def open_page(browser, base_url):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1400, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
-    errors = []
+    errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on(
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
+    return context, page, errors
+
+
+@pytest.fixture
+def page(browser, studio_server):
+    context, page, errors = open_page(browser, studio_server.url)
     yield page
     context.close()
     assert not errors, f"The page logged errors: {errors}"
+
+
+@pytest.fixture
+def second_page(browser, studio_server):
+    """Another person's browser, with its own cookies."""
+    context, page, errors = open_page(browser, studio_server.url)
+    yield page
+    context.close()
+    assert not errors, f"The second page logged errors: {errors}"
+
+
+@pytest.fixture
+def log_in(studio_server):
+    def log_in(page, user):
+        from django.test import Client
+
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies["sessionid"]
+        page.context.add_cookies(
+            [{"name": "sessionid", "value": cookie.value, "url": studio_server.url}]
+        )
+        return page
+
+    return log_in

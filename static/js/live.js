@@ -1,0 +1,50 @@
+// Live gallery updates. The htmx ws extension swaps what the server pushes; this small
+// extension lets a pushed card be inserted when the page does not have it yet
+// ("upsert"), and drops fragments whose target is not on this page.
+(() => {
+  "use strict";
+
+  htmx.defineExtension("studio-live", {
+    transformResponse(text, xhr, elt) {
+      if (xhr || !elt || !elt.hasAttribute("ws-connect")) return text;
+      const template = document.createElement("template");
+      template.innerHTML = text;
+      const out = [];
+      for (const node of Array.from(template.content.children)) {
+        if (node.id && document.getElementById(node.id)) {
+          out.push(node.outerHTML);
+          continue;
+        }
+        const into = node.dataset.upsertInto;
+        if (into && document.querySelector(into)) {
+          node.removeAttribute("hx-swap-oob");
+          const wrapper = document.createElement("div");
+          wrapper.setAttribute("hx-swap-oob", "afterbegin:" + into);
+          wrapper.appendChild(node);
+          out.push(wrapper.outerHTML);
+        }
+        // Otherwise the fragment's place is not on this page: nothing to do.
+      }
+      return out.join("");
+    },
+  });
+
+  const status = () => document.querySelector("[data-live-status]");
+  document.body.addEventListener("htmx:wsOpen", () => {
+    const el = status();
+    if (el) { el.textContent = "Live"; el.dataset.state = "open"; }
+  });
+  document.body.addEventListener("htmx:wsClose", () => {
+    const el = status();
+    if (el) { el.textContent = "Reconnecting…"; el.dataset.state = "closed"; }
+  });
+  document.body.addEventListener("htmx:wsAfterMessage", () => {
+    const empty = document.getElementById("gallery-empty");
+    if (empty && document.querySelector("#asset-grid > *")) empty.remove();
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-dismiss]");
+    if (button) document.getElementById(button.dataset.dismiss)?.remove();
+  });
+})();

@@ -1,0 +1,130 @@
+"""How progress reaches the browser: group names, publishing, rendering fragments.
+
+Publishing goes through the channel layer to the gallery's group; each connected
+GalleryConsumer renders the event's partial and pushes it to its socket, where htmx
+swaps it into the page.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.template.loader import render_to_string
+
+from . import events
+from .catalog import registry
+from .models import Asset, Gallery, Job, Version
+
+logger = logging.getLogger(__name__)
+
+WORKERS_GROUP = "studio.workers"  # workers listen here to be woken for new jobs
+
+
+def gallery_group(gallery_id) -> str:
+    return f"gallery.{gallery_id.hex if hasattr(gallery_id, 'hex') else gallery_id}"
+
+
+def job_view(job: Job, created_by: str = "") -> events.JobView:
+    spec = registry().get(job.model) if job.model in registry() else None
+    return events.JobView(
+        id=str(job.pk),
+        status=job.status,
+        status_label=job.get_status_display(),
+        kind=job.kind,
+        kind_label=job.get_kind_display(),
+        model=job.model,
+        model_label=spec.label if spec else job.model,
+        prompt=job.prompt,
+        n=job.n,
+        cost=job.cost,
+        progress=job.progress,
+        message=job.message,
+        error=job.error,
+        created_by=created_by or (job.created_by.username if job.created_by_id else ""),
+        engine=spec.engine if spec else "",
+    )
+
+
+def asset_view(
+    asset: Asset, version: Version, *, new_asset: bool, created_by: str
+) -> events.AssetView:
+    return events.AssetView(
+        id=str(asset.pk),
+        title=asset.title,
+        version_id=str(version.pk),
+        kind=version.kind,
+        kind_label=version.get_kind_display(),
+        model_label=registry().label(version.model),
+        width=version.width,
+        height=version.height,
+        aspect_ratio=version.aspect_ratio,
+        review_status=asset.review_status,
+        review_label=asset.get_review_status_display(),
+        created_by=created_by,
+        new_asset=new_asset,
+    )
+
+
+async def publish(gallery_id, payload: dict) -> None:
+    """Send one event to everyone watching the gallery. Live updates are best effort:
+    the database stays the truth, and a reconnecting page catches up from it."""
+    try:
+        await get_channel_layer().group_send(gallery_group(gallery_id), payload)
+    except Exception:  # a channel-layer outage must not fail the job
+        logger.warning("Could not publish %s to gallery %s", payload.get("type"), gallery_id)
+
+
+def publish_sync(gallery_id, payload: dict) -> None:
+    async_to_sync(publish)(gallery_id, payload)
+
+
+async def wake_workers() -> None:
+    try:
+        await get_channel_layer().group_send(WORKERS_GROUP, {"type": "worker.wake"})
+    except Exception:
+        logger.warning("Could not wake workers; they will find the job on their next poll")
+
+
+FRAGMENTS = {
+    events.JOB_QUEUED: "studio/gallery.html#job_card_insert",
+    events.JOB_STARTED: "studio/gallery.html#job_card",
+    events.JOB_PROGRESS: "studio/gallery.html#job_progress",
+    events.JOB_PARTIAL: "studio/gallery.html#job_preview",
+    events.JOB_SUCCEEDED: "studio/gallery.html#job_card",
+    events.JOB_FAILED: "studio/gallery.html#job_card",
+    events.VERSION_CREATED: "studio/gallery.html#asset_card",
+}
+
+
+def render(payload: dict) -> str:
+    """The HTML fragment for one event; needs no database access."""
+    event_type = payload["type"]
+    context = {"event": event_type}
+    if event_type == events.VERSION_CREATED:
+        context["asset"] = events.asset_from_payload(payload)
+        context["live"] = True
+    else:
+        context["job"] = events.job_from_payload(payload)
+        context["preview"] = payload.get("preview")
+    return render_to_string(FRAGMENTS[event_type], context)
+
+
+def snapshot(gallery: Gallery) -> list[dict]:
+    """Unfinished jobs of a gallery, as events: what a (re)connecting page must catch up on."""
+    jobs = (
+        Job.objects.filter(gallery=gallery, status__in=["queued", "running"])
+        .select_related("created_by")
+        .order_by("created_at")
+    )
+    return [events.job_payload(events.JOB_QUEUED, job_view(job)) for job in jobs]
+
+
+def member_removed(team_id, user_id) -> None:
+    gallery_ids = list(Gallery.objects.filter(team_id=team_id).values_list("pk", flat=True))
+    payload = {"type": "team.member_removed", "user_id": user_id}
+
+    async def send_all():
+        for gallery_id in gallery_ids:
+            await publish(gallery_id, payload)
+
+    async_to_sync(send_all)()

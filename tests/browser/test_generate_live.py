@@ -1,0 +1,72 @@
+"""Writing a brief and watching the image arrive live, in two browsers at once."""
+
+import re
+
+from playwright.sync_api import expect
+
+from studio.models import Job, JobStatus
+
+
+def test_brief_preview_cost_and_live_generation_seen_by_a_teammate(cast, page, second_page, log_in):
+    log_in(page, cast.editor)
+    log_in(second_page, cast.viewer)
+    second_page.goto("/")
+    expect(second_page.get_by_text("Live", exact=True)).to_be_visible()
+
+    page.goto("/")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    page.get_by_label("Subject").fill("A red bicycle against a white wall")
+    preview = page.get_by_test_id("prompt-preview")
+    expect(preview).to_have_text("A red bicycle against a white wall.")
+    # The checker points at what is missing, beside the field it concerns.
+    expect(page.locator("#findings-lighting")).to_contain_text("light")
+    page.get_by_label("Lighting").fill("Golden hour from the left")
+    expect(preview).to_have_text("A red bicycle against a white wall. Golden hour from the left.")
+    expect(page.locator("#findings-lighting")).to_be_empty()
+
+    page.get_by_label("Images", exact=True).fill("2")
+    expect(page.locator("#cost-value")).to_have_text("2 credits")
+    page.get_by_text("16:9").click()
+    page.get_by_role("button", name="Generate").click()
+    expect(page.get_by_role("status").filter(has_text="Queued 2 images")).to_be_visible()
+    expect(page.locator("#credit-balance")).to_have_text(str(cast.team.credit_balance - 2))
+
+    # Both browsers see the two finished images arrive without reloading.
+    for viewer in (page, second_page):
+        grid = viewer.get_by_role("list", name="Images in this gallery")
+        expect(
+            grid.get_by_role("listitem", name="A red bicycle against a white wall")
+        ).to_have_count(2)
+        expect(
+            viewer.get_by_role("img", name="A red bicycle against a white wall").first
+        ).to_be_visible()
+        expect(viewer.locator(".job-card")).to_have_count(0)
+    job = Job.objects.get()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.versions.count() == 2
+    img = second_page.get_by_role("img", name="A red bicycle against a white wall").first
+    assert re.search(r"/versions/.+/thumb/", img.get_attribute("src"))
+    assert second_page.evaluate("(img) => img.naturalWidth", img.element_handle()) > 0
+
+
+def test_progress_and_preview_stream_in_before_the_image(cast, page, log_in, settings):
+    settings.STUDIO_SKETCH_STEP_DELAY = 0.4  # slow the sketch so each step can be seen
+    log_in(page, cast.editor)
+    page.goto("/")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    page.get_by_label("Subject").fill("A lighthouse on a cliff")
+    page.keyboard.press("Control+Enter")
+    card = page.locator(".job-card")
+    expect(card).to_have_count(1)
+    expect(card.get_by_role("progressbar")).to_be_visible()
+    expect(card.get_by_text(re.compile(r"Running"))).to_be_visible()
+    expect(card.get_by_role("img", name="Preview of the image being made")).to_be_visible()
+    expect(page.get_by_role("listitem", name="A lighthouse on a cliff")).to_have_count(1)
+    expect(card).to_have_count(0)
+
+
+def test_viewer_sees_no_brief_form(cast, page, log_in):
+    log_in(page, cast.viewer)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="View only")).to_be_visible()
+    expect(page.get_by_role("button", name="Generate")).to_have_count(0)

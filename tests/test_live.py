@@ -1,0 +1,127 @@
+"""Live progress over the WebSocket: who may listen, and what they receive."""
+
+import asyncio
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from accounts.models import Membership
+from studio.asgi import application
+from studio.models import Gallery
+
+from .pipeline import drain, submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def connect(user, gallery, origin=b"http://localhost"):
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(session_cookie)(user)))
+    communicator = WebsocketCommunicator(
+        application, f"/ws/galleries/{gallery.pk}/", headers=headers
+    )
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+VOID = {"img", "input", "br", "hr", "meta", "link", "source"}
+
+
+def top_level_elements(html: str) -> list[dict]:
+    """Attributes of each element at the top of an HTML fragment."""
+    from html.parser import HTMLParser
+
+    found, depth = [], [0]
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if depth[0] == 0:
+                found.append(dict(attrs))
+            if tag not in VOID:
+                depth[0] += 1
+
+        def handle_endtag(self, tag):
+            if tag not in VOID:
+                depth[0] -= 1
+
+    Parser().feed(html)
+    return found
+
+
+async def receive_until(communicator, marker: str, limit=100) -> list[str]:
+    messages = []
+    for _ in range(limit):
+        message = await communicator.receive_from(timeout=10)
+        messages.append(message)
+        if marker in message:
+            return messages
+    raise AssertionError(f"{marker!r} never arrived")
+
+
+@pytest.fixture
+def gallery(cast):
+    return Gallery.default_for(cast.team)
+
+
+async def test_anonymous_outsider_and_foreign_origin_are_refused(cast, gallery):
+    for user in (None, cast.outsider):
+        communicator, connected = await connect(user, gallery)
+        assert not connected
+    communicator, connected = await connect(cast.viewer, gallery, origin=b"http://evil.example")
+    assert not connected
+
+
+async def test_member_sees_a_job_from_queue_to_finished_image(cast, gallery):
+    communicator, connected = await connect(cast.viewer, gallery)
+    assert connected
+    job = await sync_to_async(submit)(cast.editor, cast.team)
+    queued = await communicator.receive_from(timeout=10)
+    assert f'id="job-{job.pk}"' in queued and 'data-upsert-into="#asset-grid"' in queued
+    runner = asyncio.create_task(drain())
+    messages = await receive_until(communicator, 'hx-swap-oob="delete"')
+    await runner
+    joined = "\n".join(messages)
+    assert "Running" in joined
+    assert re.search(r'<progress max="100" value="\d+"', joined)
+    assert 'src="data:image/jpeg;base64,' in joined  # a partial preview
+    assert 'id="asset-' in joined and "/thumb/" in joined  # the finished image
+    # Every top-level element pushed has an id and an explicit swap.
+    for message in messages:
+        tops = top_level_elements(message)
+        assert tops
+        for attrs in tops:
+            assert attrs.get("id") and attrs.get("hx-swap-oob"), (attrs, message)
+    await communicator.disconnect()
+
+
+async def test_reconnecting_page_catches_up_on_unfinished_jobs(cast, gallery):
+    job = await sync_to_async(submit)(cast.editor, cast.team)
+    communicator, connected = await connect(cast.owner, gallery)
+    assert connected
+    snapshot = await communicator.receive_from(timeout=10)
+    assert f'id="job-{job.pk}"' in snapshot
+    await communicator.disconnect()
+
+
+async def test_removed_member_stops_receiving(cast, gallery):
+    communicator, connected = await connect(cast.viewer, gallery)
+    assert connected
+
+    def remove():
+        from accounts.teams import remove_member
+
+        remove_member(Membership.objects.get(team=cast.team, user=cast.viewer))
+
+    await sync_to_async(remove)()
+    output = await communicator.receive_output(timeout=10)
+    assert output["type"] == "websocket.close"
