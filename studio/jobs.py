@@ -193,21 +193,11 @@ class RunState:
 def _load(job_id) -> tuple[Job, set[int], bytes | None, bytes | None, list[bytes]]:
     job = Job.objects.select_related("created_by", "source_version").get(pk=job_id)
     done = set(Version.objects.filter(job=job).values_list("slot", flat=True))
-    source = mask = None
-    refs: list[bytes] = []
-    if job.source_version_id:
-        from django.core.files.storage import default_storage
+    if job.source_version_id is None:
+        return job, done, None, None, []
+    from .edits import engine_inputs
 
-        with default_storage.open(job.source_version.image.name) as handle:
-            source = handle.read()
-        mask_name = (job.params or {}).get("openai_mask")
-        if mask_name:
-            with default_storage.open(mask_name) as handle:
-                mask = handle.read()
-        for name in (job.params or {}).get("references", []):
-            with default_storage.open(name) as handle:
-                refs.append(handle.read())
-    return job, done, source, mask, refs
+    return job, done, *engine_inputs(job)
 
 
 def _save_progress(job_id, progress: float, message: str) -> None:
