@@ -7,14 +7,16 @@ checks every object against the caller's team role.
 from typing import Annotated, Literal
 from uuid import UUID
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import Field, NinjaAPI, Query, Schema, Status
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.security import HttpBearer
 
 from accounts.models import ApiToken
 from accounts.permissions import Action, get_for
 from accounts.teams import current_team
+from accounts.throttle import ScopeThrottle
 
 from . import files, jobs
 from .briefs import Brief, check_brief, compose_prompt
@@ -65,6 +67,19 @@ def submit_error(request, exc: jobs.SubmitError):
 @api.exception_handler(Http404)
 def not_found(request, exc):
     return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+@api.exception_handler(PermissionDenied)
+def forbidden(request, exc):
+    # Without this, ninja re-raises: an HTML 403 in production, a 500 under DEBUG.
+    message = str(exc) or "Your role in this team does not allow that."
+    return api.create_response(request, {"detail": message}, status=403)
+
+
+@api.exception_handler(Throttled)
+def throttled(request, exc: Throttled):
+    wait = f" Wait {max(1, round(exc.wait))} seconds and try again." if exc.wait else ""
+    return api.create_response(request, {"detail": f"Too many requests.{wait}"}, status=429)
 
 
 class BriefIn(Schema):
@@ -135,7 +150,16 @@ def _version_out(request, version: Version) -> dict:
 
 @api.post(
     "/jobs",
-    response={202: JobAccepted, 400: Detail, 402: Detail, 403: Detail, 404: Detail, 409: Detail},
+    response={
+        202: JobAccepted,
+        400: Detail,
+        402: Detail,
+        403: Detail,
+        404: Detail,
+        409: Detail,
+        429: Detail,
+    },
+    throttle=[ScopeThrottle("generate", key="user")],
 )
 def create_job(request, payload: JobIn):
     """Queue a generation. Send an Idempotency-Key header to make retries safe."""

@@ -60,3 +60,4 @@ class GalleryConsumer(AsyncWebsocketConsumer):
     # One handler per event type (Channels maps "job.progress" to job_progress).
     job_queued = job_started = job_progress = job_partial = forward
     job_succeeded = job_failed = version_created = forward
+    comment_added = review_changed = forward

@@ -120,9 +120,16 @@ def submit_edit(user: User, version: Version, edit: EditRequest) -> Job:
 
 
 def _pad(img: Image.Image, size: tuple[int, int], fill) -> Image.Image:
-    """Centre the image on a canvas of a size the model accepts (the inverse of the crop)."""
+    """Centre the image on a canvas of a size the model accepts (the inverse of the crop).
+
+    A source larger than that (an upscaled version) is scaled down to fit first; the
+    source and its mask share a size, so both scale alike."""
     if img.size == size:
         return img
+    if img.width > size[0] or img.height > size[1]:
+        scale = min(size[0] / img.width, size[1] / img.height)
+        fitted = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+        img = img.resize(fitted, Image.Resampling.LANCZOS)
     canvas = Image.new(img.mode, size, fill)
     canvas.paste(img, ((size[0] - img.width) // 2, (size[1] - img.height) // 2))
     return canvas

@@ -13,6 +13,8 @@ JOB_PARTIAL = "job.partial"
 JOB_SUCCEEDED = "job.succeeded"
 JOB_FAILED = "job.failed"
 VERSION_CREATED = "version.created"
+COMMENT_ADDED = "comment.added"
+REVIEW_CHANGED = "review.changed"
 ALL = (
     JOB_QUEUED,
     JOB_STARTED,
@@ -21,6 +23,8 @@ ALL = (
     JOB_SUCCEEDED,
     JOB_FAILED,
     VERSION_CREATED,
+    COMMENT_ADDED,
+    REVIEW_CHANGED,
 )
 
 
@@ -70,14 +74,69 @@ class AssetView:
     review_label: str
     created_by: str
     new_asset: bool
+    parent_id: str = ""
+    created_at: str = ""
+    is_favourite: bool = False  # per viewer: only pages rendered for a user set it
+
+    @property
+    def asset_id(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class CommentView:
+    id: str
+    version_id: str
+    asset_id: str
+    author: str
+    body: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    asset_id: str
+    asset_title: str
+    status: str
+    label: str
+    actor: str
+    created_at: str
 
 
 def job_payload(event_type: str, job: JobView, preview: str | None = None) -> dict:
     return {"type": event_type, "job": asdict(job), "preview": preview}
 
 
-def version_payload(asset: AssetView, job_id: str) -> dict:
-    return {"type": VERSION_CREATED, "asset": asdict(asset), "job_id": job_id}
+ACTIVITY_VERBS = {
+    "generate": "generated an image",
+    "edit": "made a masked edit",
+    "variation": "made a variation",
+    "upscale": "upscaled an image",
+    "promote": "promoted a draft",
+}
+
+
+def version_payload(asset: AssetView, job_id: str, activity: str = "") -> dict:
+    activity = (
+        activity or f"{asset.created_by or 'Someone'} {ACTIVITY_VERBS.get(asset.kind, 'made')}"
+    )
+    return {"type": VERSION_CREATED, "asset": asdict(asset), "job_id": job_id, "activity": activity}
+
+
+def comment_payload(comment: CommentView) -> dict:
+    return {
+        "type": COMMENT_ADDED,
+        "comment": asdict(comment),
+        "activity": f"{comment.author} commented",
+    }
+
+
+def review_payload(review: ReviewView) -> dict:
+    return {
+        "type": REVIEW_CHANGED,
+        "review": asdict(review),
+        "activity": f"{review.actor} marked “{review.asset_title[:40]}” {review.label.lower()}",
+    }
 
 
 def job_from_payload(payload: dict) -> JobView:

@@ -438,6 +438,24 @@ def encode_png(img: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def bare_png(data: bytes) -> bytes | None:
+    """An 8-bit RGB or RGBA PNG with every chunk but its pixels (and transparency) dropped:
+    what encode_png() writes for the same pixels, without compressing them again (which
+    takes a quarter of a second for a 1024×1024 photo). None for any other file, and for
+    one with an orientation tag (open_image turned its pixels upright): re-encode those."""
+    try:
+        chunks = list(_png_chunks(data))
+    except ValueError:
+        return None
+    kinds = {kind for kind, _ in chunks}
+    header = chunks[0][1] if chunks[0][0] == b"IHDR" else b""
+    # IHDR: width, height, bit depth, colour type (2 RGB, 6 RGBA), compression, filter, interlace
+    if len(header) != 13 or header[8] != 8 or header[9] not in (2, 6) or b"eXIf" in kinds:
+        return None
+    keep = (b"IHDR", b"tRNS", b"IDAT", b"IEND")
+    return _PNG_SIGNATURE + b"".join(_chunk(kind, body) for kind, body in chunks if kind in keep)
+
+
 def webp_rendition(img: Image.Image, max_side: int, quality: int = 80) -> bytes:
     """A small WebP for grids and previews: same aspect, longer side ≤ max_side."""
     size = fit_within(img.width, img.height, max_side)

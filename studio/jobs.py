@@ -22,14 +22,27 @@ from accounts.permissions import Action, can
 
 from . import credits, events, imaging, lineup, live, versions
 from .briefs import Brief, check_brief, compose_prompt, has_blockers
-from .catalog import RATIOS, UnknownModel, cost, plan_size, registry
-from .engines import EngineError, EngineRequest, Finished, ModelUnavailable, Partial, Progress
+from .catalog import RATIOS, SizePlan, UnknownModel, cost, plan_size, registry
+from .engines import (
+    EngineError,
+    EngineRequest,
+    Finished,
+    InvalidRequest,
+    ModelUnavailable,
+    Partial,
+    Progress,
+)
 from .engines.factory import engine_for
 from .models import Gallery, Job, JobStatus, Version, VersionKind
 
 logger = logging.getLogger(__name__)
 
 MAX_IMAGES = 4
+# Kinds whose engine call sends the source version as the image (an edit-style call).
+IMAGE_INPUT_KINDS = (VersionKind.EDIT, VersionKind.PROMOTE)
+# An upscale calls no engine: the worker resamples the pixels itself. A flat fee for the
+# CPU and the storage, whatever the factor (see iterations.upscale).
+UPSCALE_CREDITS = 1
 PREVIEW_SIDE = 320
 
 
@@ -77,6 +90,10 @@ def _validate(request: JobRequest):
         spec = registry().get(request.model)
     except UnknownModel:
         raise SubmitError("model", f"There is no model called “{request.model}”.") from None
+    if request.kind == VersionKind.UPSCALE:
+        # No engine runs: the model only records who drew the pixels, so a retired or
+        # unconfigured model is no reason to refuse.
+        return spec, request.prompt if request.prompt is not None else compose_prompt(request.brief)
     reason = lineup.check_usable(spec)
     if reason:
         raise SubmitError("model", reason)
@@ -86,7 +103,7 @@ def _validate(request: JobRequest):
         raise SubmitError("quality", f"{spec.label} offers quality {', '.join(spec.qualities)}.")
     if not isinstance(request.n, int) or not 1 <= request.n <= MAX_IMAGES:
         raise SubmitError("n", f"Ask for between 1 and {MAX_IMAGES} images.")
-    capability = "edit" if request.kind == VersionKind.EDIT else "generate"
+    capability = "edit" if request.kind in IMAGE_INPUT_KINDS else "generate"
     if not spec.can(capability):
         raise SubmitError("model", f"{spec.label} cannot {capability} images.")
     findings = check_brief(request.brief, max_prompt_chars=spec.max_prompt_chars)
@@ -107,13 +124,16 @@ def submit(user: User, gallery: Gallery, request: JobRequest) -> Job:
         raise SubmitError("gallery", "This gallery is archived; restore it first.")
     spec, prompt = _validate(request)
     references = (request.params or {}).get("references", [])
-    total = cost(
-        spec,
-        request.quality,
-        request.aspect_ratio,
-        request.n,
-        references=(1 + len(references)) if request.kind == VersionKind.EDIT else 0,
-    )
+    if request.kind == VersionKind.UPSCALE:
+        total = UPSCALE_CREDITS * request.n
+    else:
+        total = cost(
+            spec,
+            request.quality,
+            request.aspect_ratio,
+            request.n,
+            references=(1 + len(references)) if request.kind in IMAGE_INPUT_KINDS else 0,
+        )
     fingerprint = request.fingerprint()
     if request.idempotency_key:
         earlier = Job.objects.filter(
@@ -193,7 +213,7 @@ class RunState:
 def _load(job_id) -> tuple[Job, set[int], bytes | None, bytes | None, list[bytes]]:
     job = Job.objects.select_related("created_by", "source_version").get(pk=job_id)
     done = set(Version.objects.filter(job=job).values_list("slot", flat=True))
-    if job.source_version_id is None:
+    if job.kind not in IMAGE_INPUT_KINDS:  # variations and upscales send no image
         return job, done, None, None, []
     from .edits import engine_inputs
 
@@ -256,13 +276,16 @@ async def run(job_id) -> None:
         references=tuple(refs),
     )
     try:
-        async for event in engine_for(spec).run(request):
-            if isinstance(event, Progress):
-                await _on_progress(state, event)
-            elif isinstance(event, Partial):
-                await _on_partial(state, event)
-            elif isinstance(event, Finished):
-                await _on_finished(state, event, plan, started)
+        if job.kind == VersionKind.UPSCALE:
+            await _run_upscale(state, started)
+        else:
+            async for event in engine_for(spec).run(request):
+                if isinstance(event, Progress):
+                    await _on_progress(state, event)
+                elif isinstance(event, Partial):
+                    await _on_partial(state, event)
+                elif isinstance(event, Finished):
+                    await _on_finished(state, event, plan, started)
     except EngineError as error:
         failed = await database_sync_to_async(_fail)(
             job.pk, error, error.message, type(error).default_code
@@ -342,16 +365,41 @@ async def _on_finished(state: RunState, event: Finished, plan, started: float) -
         return  # stored by an earlier attempt of this job
     restore = await asyncio.to_thread(_restorer, job) if job.kind == VersionKind.EDIT else None
     files = await asyncio.to_thread(versions.prepare, job, event.image, plan.final, restore)
+    await _store(state, event.slot, files, plan.requested, started)
+
+
+async def _run_upscale(state: RunState, started: float) -> None:
+    """An upscale calls no engine: the worker enlarges the source itself, then stores it
+    like an engine's image, so it arrives live the same way."""
+    from .iterations import enlarge
+
+    job = state.job
+    if 0 in state.done_slots:
+        return  # stored by an earlier attempt of this job
+    await _on_progress(state, Progress(0, 0.1, "Enlarging the image"))
+    try:
+        enlarged = await asyncio.to_thread(enlarge, job)
+    except imaging.ImageRejected as error:
+        raise InvalidRequest(error.message) from error
+    await _on_progress(state, Progress(0, 0.6, "Storing the enlarged image"))
+    plan = SizePlan(requested=enlarged.size, final=enlarged.size)  # no crop: same frame
+    files = await asyncio.to_thread(versions.prepare, job, enlarged, plan.final)
+    await _store(state, 0, files, plan.requested, started)
+
+
+async def _store(state: RunState, slot: int, files, requested, started: float) -> None:
+    """Upload one finished image, record its Version and show it to everyone watching."""
+    job = state.job
     names = await asyncio.to_thread(versions.upload, job.team_id, files)
     duration = int((time.monotonic() - started) * 1000)
     recorded = await database_sync_to_async(versions.record)(
-        job, event.slot, files, names, plan.requested, duration
+        job, slot, files, names, requested, duration
     )
     if recorded is None:
         await asyncio.to_thread(versions.discard, *names)
         return
     asset, version, new_asset = recorded
-    state.done_slots.add(event.slot)
+    state.done_slots.add(slot)
     view = live.asset_view(asset, version, new_asset=new_asset, created_by=state.view_created_by)
     await live.publish(job.gallery_id, events.version_payload(view, str(job.pk)))
 

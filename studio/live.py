@@ -62,6 +62,30 @@ def asset_view(
         review_label=asset.get_review_status_display(),
         created_by=created_by,
         new_asset=new_asset,
+        parent_id=str(version.parent_id or ""),
+        created_at=version.created_at.isoformat() if version.created_at else "",
+    )
+
+
+def comment_view(comment) -> events.CommentView:
+    return events.CommentView(
+        id=str(comment.pk),
+        version_id=str(comment.version_id),
+        asset_id=str(comment.version.asset_id),
+        author=comment.author.username if comment.author else "",
+        body=comment.body,
+        created_at=comment.created_at.isoformat(),
+    )
+
+
+def review_view(asset, event) -> events.ReviewView:
+    return events.ReviewView(
+        asset_id=str(asset.pk),
+        asset_title=asset.title,
+        status=event.status,
+        label=event.get_status_display(),
+        actor=event.actor.username if event.actor else "",
+        created_at=event.created_at.isoformat(),
     )
 
 
@@ -92,17 +116,23 @@ FRAGMENTS = {
     events.JOB_PARTIAL: "studio/gallery.html#job_preview",
     events.JOB_SUCCEEDED: "studio/gallery.html#job_card",
     events.JOB_FAILED: "studio/gallery.html#job_card",
-    events.VERSION_CREATED: "studio/gallery.html#asset_card",
+    events.VERSION_CREATED: "studio/live.html#version_created",
+    events.COMMENT_ADDED: "studio/live.html#comment_added",
+    events.REVIEW_CHANGED: "studio/live.html#review_changed",
 }
 
 
 def render(payload: dict) -> str:
     """The HTML fragment for one event; needs no database access."""
     event_type = payload["type"]
-    context = {"event": event_type}
+    context = {"event": event_type, "activity": payload.get("activity", "")}
     if event_type == events.VERSION_CREATED:
         context["asset"] = events.asset_from_payload(payload)
         context["live"] = True
+    elif event_type == events.COMMENT_ADDED:
+        context["comment"] = events.CommentView(**payload["comment"])
+    elif event_type == events.REVIEW_CHANGED:
+        context["review"] = events.ReviewView(**payload["review"])
     else:
         context["job"] = events.job_from_payload(payload)
         context["preview"] = payload.get("preview")

@@ -59,7 +59,10 @@ class Asset(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["gallery", "-updated_at", "-id"])]
+        indexes = [
+            models.Index(fields=["gallery", "-updated_at", "-id"]),
+            models.Index(fields=["gallery", "review_status", "-updated_at"]),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -249,3 +252,77 @@ class ModelOutage(models.Model):
     model = models.CharField(max_length=64, primary_key=True)
     reason = models.TextField(blank=True)
     since = models.DateTimeField(auto_now_add=True)
+
+
+class Comment(models.Model):
+    """A remark on one version; plain text, escaped wherever it is shown."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="comments")
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class ReviewEvent(models.Model):
+    """One change of an asset's review status: its history."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="review_events")
+    status = models.CharField(max_length=20, choices=ReviewStatus.choices)
+    previous = models.CharField(max_length=20, choices=ReviewStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class Favourite(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
+    asset = models.ForeignKey(Asset, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "asset"], name="one_favourite_per_user")
+        ]
+
+
+class ShareLink(models.Model):
+    """A read-only link to an asset or a gallery. Only the token's hash is stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="share_links")
+    asset = models.ForeignKey(
+        Asset, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    gallery = models.ForeignKey(
+        Gallery, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(asset__isnull=False) | Q(gallery__isnull=False),
+                name="share_link_has_a_target",
+            )
+        ]

@@ -136,7 +136,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
+            # One file per test run, so parallel runs on one machine don't collide.
+            "TEST": {"NAME": VAR_DIR / env("STUDIO_TEST_DB", f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -268,6 +269,19 @@ if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # /healthz is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Throttling (accounts/throttle.py): "count/period", period s, m, h or d, per client ---
+STUDIO_THROTTLE_ENABLED = env_bool("STUDIO_THROTTLE_ENABLED", True)
+STUDIO_THROTTLE_RATES = {
+    "login": env("STUDIO_THROTTLE_LOGIN", "10/m"),  # per IP address
+    "signup": env("STUDIO_THROTTLE_SIGNUP", "10/h"),  # per IP address
+    "invite": env("STUDIO_THROTTLE_INVITE", "30/h"),  # per IP address
+    "generate": env("STUDIO_THROTTLE_GENERATE", "30/m"),  # per user, pages and API
+}
+# Trusted reverse proxies in front of the studio: the client's address is read from
+# X-Forwarded-For that many entries from the end. 0 trusts no header.
+STUDIO_NUM_PROXIES = int(env("STUDIO_NUM_PROXIES", "0"))
+NINJA_NUM_PROXIES = STUDIO_NUM_PROXIES
 
 # --- Studio ---
 OPENAI_API_KEY = env("OPENAI_API_KEY")

@@ -27,12 +27,23 @@ class PreparedFiles:
 
 
 def prepare(
-    job: Job, image_bytes: bytes, final_size: tuple[int, int], restore=None
+    job: Job, image: bytes | Image.Image, final_size: tuple[int, int], restore=None
 ) -> PreparedFiles:
     """Crop to the exact ratio, apply the edit's keep-area, embed the brief, make a thumbnail.
 
+    Takes an engine's image as bytes, or pixels made here (an upscale) as an image.
     CPU work only, so the worker runs it in a thread."""
-    img = imaging.open_image(image_bytes, max_pixels=80_000_000)
+    if isinstance(image, Image.Image):
+        img = image
+    else:
+        img = imaging.open_image(image, max_pixels=80_000_000)
+    # An engine's PNG that needs no crop or restore keeps its compressed pixels as they
+    # came; only its metadata is replaced (see docs/benchmarks.md, image work).
+    as_delivered = (
+        imaging.bare_png(image)
+        if isinstance(image, bytes) and img.size == final_size and restore is None
+        else None
+    )
     if img.size != final_size:
         img = imaging.center_crop(img, *final_size)
     if restore is not None:
@@ -44,7 +55,7 @@ def prepare(
         "Description": job.prompt,
         "Software": "Studio",
     }
-    original = imaging.png_with_metadata(imaging.encode_png(img), metadata)
+    original = imaging.png_with_metadata(as_delivered or imaging.encode_png(img), metadata)
     return PreparedFiles(
         original=original,
         thumbnail=imaging.webp_rendition(img, THUMBNAIL_SIDE),

@@ -19,7 +19,8 @@
         if (into && document.querySelector(into)) {
           node.removeAttribute("hx-swap-oob");
           const wrapper = document.createElement("div");
-          wrapper.setAttribute("hx-swap-oob", "afterbegin:" + into);
+          const position = node.dataset.upsertPosition || "afterbegin";
+          wrapper.setAttribute("hx-swap-oob", position + ":" + into);
           wrapper.appendChild(node);
           out.push(wrapper.outerHTML);
         }

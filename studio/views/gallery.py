@@ -2,7 +2,8 @@
 
 import contextlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,15 +14,14 @@ from accounts.models import Team
 from accounts.permissions import Action, can, get_for
 from accounts.teams import current_team
 
-from . import files, jobs, lineup
-from .briefs import FIELDS, PRESETS, Brief, check_brief, compose_prompt, get_preset
-from .catalog import RATIOS, TIERS, UnknownModel, cost, registry
-from .events import AssetView
-from .forms import BriefForm, GenerateForm
-from .live import asset_view
-from .models import Asset, Gallery, SavedBrief, Version
-
-PAGE_SIZE = 24
+from .. import files, gallery_query, jobs, lineup
+from ..briefs import FIELDS, PRESETS, Brief, check_brief, compose_prompt, get_preset
+from ..catalog import RATIOS, SCENARIOS, TIERS, UnknownModel, cost, registry
+from ..events import AssetView
+from ..forms import BriefForm, GenerateForm
+from ..gallery_query import GalleryFilter
+from ..live import asset_view
+from ..models import Gallery, ReviewStatus, SavedBrief, Version
 
 
 @login_required
@@ -36,20 +36,18 @@ def _gallery(request, gallery_id, action=Action.VIEW) -> Gallery:
     return get_for(request.user, Gallery.objects.select_related("team"), action, pk=gallery_id)
 
 
-def _asset_cards(gallery: Gallery) -> list[AssetView]:
-    assets = (
-        Asset.objects.filter(gallery=gallery, current_version__isnull=False)
-        .select_related("current_version", "created_by")
-        .order_by("-updated_at", "-id")[:PAGE_SIZE]
-    )
+def _cards(rows) -> list[AssetView]:
     return [
-        asset_view(
-            asset,
-            asset.current_version,
-            new_asset=False,
-            created_by=asset.created_by.username if asset.created_by else "",
+        replace(
+            asset_view(
+                asset,
+                asset.current_version,
+                new_asset=False,
+                created_by=asset.created_by.username if asset.created_by else "",
+            ),
+            is_favourite=asset.is_favourite,
         )
-        for asset in assets
+        for asset in rows
     ]
 
 
@@ -60,26 +58,72 @@ def _model_groups():
     return [(TIERS[key], choices) for key, choices in by_tier.items() if choices]
 
 
+def _advice(choices) -> list[dict]:
+    """For each thing a designer may care about, the model we propose and why."""
+    advice = []
+    for scenario in SCENARIOS.values():
+        in_tier = [c for c in choices if scenario.tier in c.spec.tiers and c.lifecycle.usable]
+        # Prefer a model this studio can run now; else name the one an API key would unlock.
+        pick = next((c for c in in_tier if c.selectable), None) or next(iter(in_tier), None)
+        if pick is not None:
+            advice.append({"scenario": scenario, "choice": pick})
+    return advice
+
+
 @login_required
 def gallery(request, gallery_id):
     gallery = _gallery(request, gallery_id)
-    default = lineup.default_model()
-    context = {
+    filters = GalleryFilter.from_query(request.GET)
+    cursor = request.GET.get("cursor", "")
+    rows, next_cursor = gallery_query.page(gallery, request.user, filters, cursor)
+    page_context = {
         "gallery": gallery,
-        "team": gallery.team,
+        "assets": _cards(rows),
+        "next_cursor": next_cursor,
+        "filter_query": urlencode(filters.as_query()),
         "can_create": can(request.user, Action.CREATE, gallery.team),
-        "form": BriefForm(),
+        "filtering": bool(request.GET.get("filtering")),
+    }
+    if request.htmx and (cursor or request.GET.get("filtering")):
+        return render(request, "studio/gallery.html#asset_page", page_context)
+    choices = lineup.choices()
+    default = lineup.default_model()
+    form = BriefForm(initial=_branch_brief(request, gallery))
+    context = {
+        **page_context,
+        "team": gallery.team,
+        "filters": filters,
+        "form": form,
         "brief_field_names": FIELDS,
         "presets": PRESETS,
         "saved_briefs": SavedBrief.objects.filter(team=gallery.team),
         "model_groups": _model_groups(),
+        "advice": _advice(choices),
         "default_model": default,
         "ratios": list(RATIOS),
         "qualities": _all_qualities(),
         "max_images": jobs.MAX_IMAGES,
-        "assets": _asset_cards(gallery),
+        "galleries": gallery.team.galleries.order_by("archived_at", "name"),
+        "members": gallery.team.members.order_by("username"),
+        "statuses": ReviewStatus.choices,
+        "models_in_use": [(spec.key, spec.label) for spec in registry().all()],
+        "since_choices": [
+            ("", "Any time"),
+            ("day", "Last day"),
+            ("week", "Last 7 days"),
+            ("month", "Last 30 days"),
+        ],
     }
     return render(request, "studio/gallery.html", context)
+
+
+def _branch_brief(request, gallery) -> dict:
+    """Starting a new branch from a version opens the form with its brief."""
+    version_id = _uuid_or_none(request.GET.get("from", ""))
+    if version_id is None:
+        return {}
+    version = Version.objects.filter(pk=version_id, team=gallery.team).first()
+    return dict(version.brief) if version else {}
 
 
 def _all_qualities() -> list[str]:
@@ -222,13 +266,20 @@ def save_brief(request, gallery_id):
     gallery = _gallery(request, gallery_id, Action.CREATE)
     form = BriefForm(request.POST)
     name = request.POST.get("name", "").strip()[:80]
+    context = {"gallery": gallery}
     if form.is_valid() and name and form.brief().subject:
         SavedBrief.objects.create(
             team=gallery.team, name=name, brief=form.brief().as_dict(), created_by=request.user
         )
+        context["saved_name"] = name
+    else:
+        context["submit_error"] = "Give the brief a name and a subject to save it."
+    if request.htmx:
+        return render(request, "studio/gallery.html#submit_result", context)
+    if "saved_name" in context:
         messages.success(request, f"Brief “{name}” saved for the team.")
     else:
-        messages.error(request, "Give the brief a name and a subject to save it.")
+        messages.error(request, context["submit_error"])
     return redirect("studio:gallery", gallery_id=gallery.pk)
 
 
@@ -248,3 +299,46 @@ def signed_file(request, token):
     """A time-limited link from the API: the signature is the permission."""
     version, kind = files.version_from_token(token)
     return files.file_response(version, kind, download=True)
+
+
+@login_required
+@require_POST
+def gallery_create(request, gallery_id):
+    current = _gallery(request, gallery_id, Action.CREATE)
+    name = request.POST.get("name", "").strip()[:80]
+    if not name:
+        messages.error(request, "Give the new gallery a name.")
+        return redirect("studio:gallery", gallery_id=current.pk)
+    gallery = Gallery.objects.create(team=current.team, name=name, created_by=request.user)
+    messages.success(request, f"Gallery “{name}” created.")
+    return redirect("studio:gallery", gallery_id=gallery.pk)
+
+
+@login_required
+@require_POST
+def gallery_rename(request, gallery_id):
+    gallery = _gallery(request, gallery_id, Action.CREATE)
+    name = request.POST.get("name", "").strip()[:80]
+    if not name:
+        messages.error(request, "A gallery needs a name.")
+    else:
+        gallery.name = name
+        gallery.save(update_fields=["name"])
+        messages.success(request, "Gallery renamed.")
+    return redirect("studio:gallery", gallery_id=gallery.pk)
+
+
+@login_required
+@require_POST
+def gallery_archive(request, gallery_id):
+    from django.utils import timezone
+
+    gallery = _gallery(request, gallery_id, Action.CREATE)
+    if gallery.archived_at:
+        gallery.archived_at = None
+        messages.success(request, f"“{gallery.name}” is back among the team's galleries.")
+    else:
+        gallery.archived_at = timezone.now()
+        messages.success(request, f"“{gallery.name}” archived. Nothing was deleted.")
+    gallery.save(update_fields=["archived_at"])
+    return redirect("studio:gallery", gallery_id=gallery.pk)

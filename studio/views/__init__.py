@@ -1,0 +1,1 @@
+"""Pages and htmx endpoints, one module per area of the studio."""
