@@ -6,6 +6,7 @@ from accounts.throttle import throttle
 
 from . import api, health
 from .views import assets, sharing
+from .views import edit as edit_views
 from .views import gallery as views
 
 studio_patterns = (
@@ -41,6 +42,28 @@ studio_patterns = (
         path("versions/<uuid:version_id>/restore/", assets.restore, name="restore"),
         path("versions/<uuid:version_id>/comments/", assets.comment, name="comment"),
         path("versions/<uuid:version_id>/download/<str:fmt>/", assets.download, name="download"),
+        # Before version_file, whose <str:kind> would match these too.
+        path(
+            "versions/<uuid:version_id>/edit/",
+            throttle("generate", key="user")(edit_views.edit),
+            name="edit",
+        ),
+        path("versions/<uuid:version_id>/edit/cost/", edit_views.edit_cost, name="edit_cost"),
+        path(
+            "versions/<uuid:version_id>/variations/",
+            throttle("generate", key="user")(edit_views.variations),
+            name="variations",
+        ),
+        path(
+            "versions/<uuid:version_id>/upscale/",
+            throttle("generate", key="user")(edit_views.upscale),
+            name="upscale",
+        ),
+        path(
+            "versions/<uuid:version_id>/promote/",
+            throttle("generate", key="user")(edit_views.promote),
+            name="promote",
+        ),
         path("versions/<uuid:version_id>/<str:kind>/", views.version_file, name="version_file"),
         path("files/<str:token>/", views.signed_file, name="signed_file"),
         path("share/<uuid:link_id>/revoke/", sharing.revoke, name="share_revoke"),

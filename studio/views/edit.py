@@ -232,9 +232,7 @@ def _edit_request(request, version: Version, values: EditValues) -> edits.EditRe
         mask=_read(mask, "The mask", "mask"),
         model=values.model,
         quality=values.quality,
-        uploaded_references=[
-            _read(upload, f"“{upload.name}”", "references") for upload in uploads
-        ],
+        uploaded_references=[_read(upload, f"“{upload.name}”", "references") for upload in uploads],
         reference_versions=_picked_references(version, values.reference_versions),
         keep_outside_mask=values.keep_outside_mask,
         feather=feather,
@@ -325,8 +323,9 @@ def variations(request, version_id):
         request,
         version,
         lambda: iterations.variations(request.user, version, n),
-        lambda job: f"Queued {job.n} variation{'s' if job.n != 1 else ''} "
-        f"for {_credits(job.cost)}.",
+        lambda job: (
+            f"Queued {job.n} variation{'s' if job.n != 1 else ''} for {_credits(job.cost)}."
+        ),
     )
 
 
@@ -339,8 +338,10 @@ def upscale(request, version_id):
         request,
         version,
         lambda: iterations.upscale(request.user, version, factor),
-        lambda job: f"Queued a {factor}× upscale to {version.width * factor}×"
-        f"{version.height * factor} for {_credits(job.cost)}.",
+        lambda job: (
+            f"Queued a {factor}× upscale to {version.width * factor}×"
+            f"{version.height * factor} for {_credits(job.cost)}."
+        ),
     )
 
 
@@ -353,6 +354,5 @@ def promote(request, version_id):
         request,
         version,
         lambda: iterations.promote(request.user, version, model),
-        lambda job: f"Queued a redraw on {registry().label(job.model)} "
-        f"for {_credits(job.cost)}.",
+        lambda job: f"Queued a redraw on {registry().label(job.model)} for {_credits(job.cost)}.",
     )
