@@ -273,8 +273,7 @@
     if (state.gesture || (event.pointerType === "mouse" && event.button !== 0 && event.button !== 1)) {
       return;
     }
-    event.preventDefault();
-    viewport.focus({ preventScroll: true });
+    // No preventDefault: a click still focuses the viewport (for the keys), without a ring.
     viewport.setPointerCapture(event.pointerId);
     const pan = state.tool === "hand" || state.spaceHeld || event.button === 1;
     if (pan) {

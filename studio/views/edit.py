@@ -245,9 +245,10 @@ def _submit_edit(request, version: Version):
         job = edits.submit_edit(request.user, version, _edit_request(request, version, values))
     except jobs.SubmitError as error:
         if request.htmx:
-            # The page stays as it is (texts, files, the painted mask): only the messages change.
+            # The page stays as it is (texts, files, the painted mask): only the messages
+            # change. 200, as htmx expects of an answer it should show.
             context = {"error_slots": ERROR_SLOTS, **_error_context(error)}
-            return render(request, "studio/edit.html#edit_errors", context, status=error.status)
+            return render(request, "studio/edit.html#edit_errors", context)
         return render(
             request, "studio/edit.html", _context(version, values, error), status=error.status
         )
@@ -275,7 +276,7 @@ def edit_cost(request, version_id):
             version, request.GET.get("model", ""), request.GET.get("quality", ""), references
         )
     }
-    return render(request, "studio/edit.html#edit_cost", context)
+    return render(request, "studio/edit.html#cost_update", context)
 
 
 # --- iteration tools ----------------------------------------------------------------------
@@ -288,14 +289,12 @@ def _iteration_result(request, version: Version, queue, describe):
         job = queue()
     except jobs.SubmitError as error:
         context["iterate_error"] = error.message
-        status = error.status
     else:
         context["iterate_queued"] = describe(job)
         version.team.refresh_from_db(fields=["credit_balance"])
         context["balance"] = version.team.credit_balance
-        status = 200
-    if request.htmx:
-        return render(request, "studio/_iterate.html#iterate_result", context, status=status)
+    if request.htmx:  # a refusal too is a 200: htmx swaps in only successful answers
+        return render(request, "studio/_iterate.html#iterate_result", context)
     if "iterate_error" in context:
         messages.error(request, context["iterate_error"])
     else:

@@ -62,6 +62,7 @@ def open_page(browser, base_url):
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
+    page.console_errors = errors  # a test expecting an error page may remove its entry
     return context, page, errors
 
 
