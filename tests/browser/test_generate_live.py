@@ -70,3 +70,27 @@ def test_viewer_sees_no_brief_form(cast, page, log_in):
     page.goto("/")
     expect(page.get_by_role("heading", name="View only")).to_be_visible()
     expect(page.get_by_role("button", name="Generate")).to_have_count(0)
+
+
+def test_presets_advisor_and_saved_briefs(cast, page, log_in):
+    from studio.models import SavedBrief
+
+    log_in(page, cast.editor)
+    page.goto("/")
+    page.get_by_label("Start from").select_option(label="Mountains at dusk")
+    expect(page.get_by_label("Subject")).to_have_value(re.compile("Mountain landscape"))
+    expect(page.get_by_test_id("prompt-preview")).to_contain_text("Mountain landscape")
+
+    page.get_by_role("button", name="Speed and low cost").click()
+    expect(page.get_by_role("button", name="Speed and low cost")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator("#advisor-why")).to_contain_text("We suggest")
+    brief_panel = page.get_by_role("complementary", name="Brief")
+    expect(brief_panel.get_by_label("Model")).to_have_value("sketch")
+
+    page.get_by_text("Save this brief for the team").click()
+    page.get_by_label("Brief name").fill("Alpine series")
+    page.get_by_role("button", name="Save brief").click()
+    expect(page.get_by_text("Saved “Alpine series”")).to_be_visible()
+    assert SavedBrief.objects.get(name="Alpine series").brief["subject"].startswith("Mountain")
