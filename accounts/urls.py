@@ -1,11 +1,12 @@
 from django.urls import path
 
 from . import views
+from .throttle import throttle
 
 app_name = "accounts"
 
 urlpatterns = [
-    path("signup/", views.signup, name="signup"),
+    path("signup/", throttle("signup")(views.signup), name="signup"),
     path("teams/", views.team_list, name="team_list"),
     path("teams/new/", views.team_create, name="team_create"),
     path("teams/<uuid:team_id>/", views.team_detail, name="team_detail"),
@@ -28,7 +29,11 @@ urlpatterns = [
         views.member_remove,
         name="member_remove",
     ),
-    path("invite/<str:token>/", views.invite_accept, name="invite_accept"),
+    path(
+        "invite/<str:token>/",
+        throttle("invite", methods=("GET", "POST"))(views.invite_accept),
+        name="invite_accept",
+    ),
     path("settings/tokens/", views.api_tokens, name="api_tokens"),
     path(
         "settings/tokens/<uuid:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import teams
@@ -22,8 +23,17 @@ def signup(request):
         teams.create_personal_team(user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome to Studio. This is your personal team's gallery.")
-        return redirect(request.GET.get("next") or "studio:home")
+        return redirect(_safe_next(request) or "studio:home")
     return render(request, "accounts/signup.html", {"form": form})
+
+
+def _safe_next(request) -> str:
+    """The ?next= page to continue to, if it is on this site (never an open redirect)."""
+    target = request.GET.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return target if allowed else ""
 
 
 @login_required

@@ -68,6 +68,13 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_throttling(settings):
+    # The suite logs in and signs up far faster than a person; tests/test_throttle.py
+    # turns throttling back on where it is the subject.
+    settings.STUDIO_THROTTLE_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _require_services(request):
     """Service tests run when their environment is set; in CI a missing one is a failure."""
     for marker, (variable, service) in SERVICE_ENV.items():
