@@ -182,10 +182,18 @@ def create_job(request, payload: JobIn):
         aspect_ratio=payload.aspect_ratio,
         quality=quality,
         n=payload.n,
-        idempotency_key=request.headers.get("Idempotency-Key", "")[:200],
+        idempotency_key=_idempotency_key(request),
     )
     job = jobs.submit(request.user, gallery, request_)
     return Status(202, {"id": job.pk, "status": job.status, "cost": job.cost})
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key", "")[:200]
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        # Stored as text: PostgreSQL refuses NUL, and no client needs control characters.
+        raise jobs.SubmitError("idempotency_key", "The Idempotency-Key has control characters.")
+    return key
 
 
 @api.get("/jobs/{job_id}", response={200: JobOut, 404: Detail})

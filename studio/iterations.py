@@ -194,6 +194,7 @@ class Options:
     upscales: list[UpscaleOption]
     upscale_credits: int
     promotions: list[PromoteOption]
+    promote_note: str  # why nothing can be picked, when nothing can
 
 
 def options(version: Version) -> Options:
@@ -228,4 +229,12 @@ def options(version: Version) -> Options:
         ],
         upscale_credits=UPSCALE_CREDITS,
         promotions=promotions,
+        promote_note=_promote_note(promotions),
     )
+
+
+def _promote_note(promotions: list[PromoteOption]) -> str:
+    if any(option.selectable for option in promotions):
+        return ""
+    notes = [option.note for option in promotions if option.note]
+    return notes[0] if notes else "No other model can redraw this version."

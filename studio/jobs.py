@@ -70,9 +70,10 @@ class JobRequest:
     prompt: str | None = None  # edits compose their own prompt
     idempotency_key: str = ""
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, gallery_id=None) -> str:
         """A hash of the request body, to tell a replay from a different request."""
         body = {
+            "gallery": str(gallery_id) if gallery_id else None,
             "brief": self.brief.as_dict(),
             "model": self.model,
             "aspect_ratio": self.aspect_ratio,
@@ -134,7 +135,7 @@ def submit(user: User, gallery: Gallery, request: JobRequest) -> Job:
             request.n,
             references=(1 + len(references)) if request.kind in IMAGE_INPUT_KINDS else 0,
         )
-    fingerprint = request.fingerprint()
+    fingerprint = request.fingerprint(gallery.pk)
     if request.idempotency_key:
         earlier = Job.objects.filter(
             created_by=user, idempotency_key=request.idempotency_key

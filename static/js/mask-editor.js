@@ -42,6 +42,7 @@
     fitted: true, // keep fitting the image to the viewport until the user zooms
     spaceHeld: false,
     gesture: null, // the pointer gesture in progress
+    pointer: null, // where the brush outline is drawn, in viewport pixels
     coverage: 0,
   };
 
@@ -126,6 +127,7 @@
   }
 
   function commit(op, alreadyDrawn = false) {
+    if (state.gesture && !alreadyDrawn) return; // not while a stroke is being drawn
     state.ops.push(op);
     state.undone = [];
     if (!alreadyDrawn) apply(op);
@@ -133,14 +135,14 @@
   }
 
   function undo() {
-    if (!state.ops.length) return;
+    if (!state.ops.length || state.gesture) return;
     state.undone.push(state.ops.pop());
     redraw();
     changed();
   }
 
   function redo() {
-    if (!state.undone.length) return;
+    if (!state.undone.length || state.gesture) return;
     const op = state.undone.pop();
     state.ops.push(op);
     apply(op);

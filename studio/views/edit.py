@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -39,11 +39,8 @@ def _version(request, version_id, action=Action.CREATE) -> Version:
 
 
 def asset_url(version: Version) -> str:
-    """The asset page showing this version; the gallery while there is no asset page."""
-    try:
-        return reverse("studio:asset", args=[version.asset_id]) + f"?version={version.pk}"
-    except NoReverseMatch:
-        return reverse("studio:gallery", kwargs={"gallery_id": version.asset.gallery_id})
+    """The asset page, showing this version."""
+    return reverse("studio:asset", args=[version.asset_id]) + f"?version={version.pk}"
 
 
 # --- the edit page ------------------------------------------------------------------------

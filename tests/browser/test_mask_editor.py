@@ -98,3 +98,18 @@ def test_server_refusal_shows_beside_the_field_and_keeps_the_work(cast, page, lo
     expect(page.get_by_label("What must stay")).to_have_value("Everything else")
     expect(status).to_have_text(COVERAGE)  # the painted mask is still there
     assert not Job.objects.filter(kind=VersionKind.EDIT).exists()
+
+
+def test_upscale_from_the_asset_page_arrives_live(cast, page, log_in):
+    log_in(page, cast.editor)
+    source = make_version(page)
+    page.goto(f"/assets/{source.asset_id}/?version={source.pk}")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    tools = page.get_by_role("region", name="Iterate on this version")
+    tools.get_by_role("group", name="Upscale").get_by_role("button", name="2× · 2048×2048").click()
+    expect(tools.get_by_role("status")).to_contain_text("Queued a 2× upscale to 2048×2048")
+    history = page.get_by_role("list", name="Version history")
+    expect(history.get_by_role("link", name=re.compile("Upscale"))).to_have_count(1)
+    upscaled = Version.objects.get(kind=VersionKind.UPSCALE)
+    assert (upscaled.width, upscaled.height) == (2048, 2048)
+    assert upscaled.parent_id == source.pk
