@@ -1,6 +1,7 @@
 """Serving stored files only to those allowed to see them."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponseRedirect
 
@@ -57,7 +58,14 @@ def version_from_token(token: str) -> tuple[Version, str]:
             token, max_age=settings.STUDIO_SIGNED_URL_SECONDS
         )
         version = Version.objects.select_related("asset").get(pk=data["v"])
-    except (signing.BadSignature, Version.DoesNotExist, KeyError, ValueError) as error:
+    except (
+        signing.BadSignature,
+        Version.DoesNotExist,
+        KeyError,
+        ValueError,
+        TypeError,  # a signed value of another shape than ours
+        ValidationError,
+    ) as error:
         raise Http404("This link is invalid or has expired.") from error
     if data.get("k") not in KINDS:
         raise Http404("This link is invalid or has expired.")
