@@ -46,6 +46,8 @@ def test_brief_preview_cost_and_live_generation_seen_by_a_teammate(cast, page, s
     assert job.versions.count() == 2
     img = second_page.get_by_role("img", name="A red bicycle against a white wall").first
     assert re.search(r"/versions/.+/thumb/", img.get_attribute("src"))
+    img.scroll_into_view_if_needed()
+    second_page.wait_for_function("(img) => img.complete", arg=img.element_handle())
     assert second_page.evaluate("(img) => img.naturalWidth", img.element_handle()) > 0
 
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from studio import sharing
 from studio.models import Asset, Version
 
-from ..pipeline import drain, submit
+from ..pipeline import drain, submit, wait_until_finished
 
 
 def make(cast, subject, user=None) -> Version:
@@ -17,7 +17,8 @@ def make(cast, subject, user=None) -> Version:
 
     def work():
         job = submit(user or cast.editor, cast.team, subject=subject)
-        async_to_sync(drain)()
+        async_to_sync(drain)()  # the live server's worker may take it first:
+        assert wait_until_finished(job) == "succeeded"
         return Version.objects.select_related("asset").get(job=job)
 
     with ThreadPoolExecutor(1) as pool:
