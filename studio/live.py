@@ -5,6 +5,8 @@ GalleryConsumer renders the event's partial and pushes it to its socket, where h
 swaps it into the page.
 """
 
+import contextlib
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -122,8 +124,27 @@ FRAGMENTS = {
 }
 
 
+# Fragments already rendered in this process, by event: every socket watching a gallery
+# gets the same event, and rendering it once instead of once per socket is what keeps
+# 500 watchers fast (docs/benchmarks.md, fan-out).
+_RENDERED: dict[str, str] = {}
+_RENDERED_MAX = 64
+
+
 def render(payload: dict) -> str:
     """The HTML fragment for one event; needs no database access."""
+    key = json.dumps(payload, sort_keys=True, default=str)
+    html = _RENDERED.get(key)
+    if html is None:
+        html = _render(payload)
+        if len(_RENDERED) >= _RENDERED_MAX:
+            with contextlib.suppress(KeyError, StopIteration, RuntimeError):
+                del _RENDERED[next(iter(_RENDERED))]  # the oldest
+        _RENDERED[key] = html
+    return html
+
+
+def _render(payload: dict) -> str:
     event_type = payload["type"]
     context = {"event": event_type, "activity": payload.get("activity", "")}
     if event_type == events.VERSION_CREATED:
