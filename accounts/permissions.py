@@ -94,5 +94,6 @@ def get_for(
     team = obj
     for part in team_path.split("__"):
         team = getattr(team, part)
-    require(user, action, team)
+    # Kept on the object so a view can ask what else the user may do without asking again.
+    obj.user_role = require(user, action, team)
     return obj

@@ -38,8 +38,9 @@ def switch_team(user: User, team: Team) -> None:
 
 def current_team(user: User) -> Team | None:
     """The team the user works in; falls back to any team they belong to."""
-    team = user.current_team
-    if team is not None and Membership.objects.filter(user=user, team=team).exists():
+    # One query: the current team, only if the user still belongs to it.
+    team = Team.objects.filter(pk=user.current_team_id, memberships__user=user).first()
+    if team is not None:
         return team
     membership = Membership.objects.filter(user=user).select_related("team").first()
     if membership is None:

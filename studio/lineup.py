@@ -48,8 +48,9 @@ class ModelChoice:
         return self.lifecycle.message
 
 
-def choices() -> list[ModelChoice]:
-    gone, engines, day = unavailable(), configured_engines(), today()
+def choices(gone: frozenset[str] | None = None) -> list[ModelChoice]:
+    gone = unavailable() if gone is None else gone
+    engines, day = configured_engines(), today()
     reg = registry()
     return [
         ModelChoice(spec, reg.lifecycle(spec, day, gone), spec.engine in engines)
@@ -57,8 +58,9 @@ def choices() -> list[ModelChoice]:
     ]
 
 
-def default_model() -> ModelSpec:
-    return registry().default(configured_engines(), today(), unavailable())
+def default_model(gone: frozenset[str] | None = None) -> ModelSpec:
+    gone = unavailable() if gone is None else gone
+    return registry().default(configured_engines(), today(), gone)
 
 
 def check_usable(spec: ModelSpec) -> str | None:

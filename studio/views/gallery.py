@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Team
-from accounts.permissions import Action, can, get_for
+from accounts.permissions import Action, get_for, role_allows
 from accounts.teams import current_team
 
 from .. import files, gallery_query, jobs, lineup
@@ -51,9 +51,9 @@ def _cards(rows) -> list[AssetView]:
     ]
 
 
-def _model_groups():
+def _model_groups(choices):
     by_tier = {key: [] for key in TIERS}
-    for choice in lineup.choices():
+    for choice in choices:
         by_tier[choice.spec.tier].append(choice)
     return [(TIERS[key], choices) for key, choices in by_tier.items() if choices]
 
@@ -81,13 +81,14 @@ def gallery(request, gallery_id):
         "assets": _cards(rows),
         "next_cursor": next_cursor,
         "filter_query": urlencode(filters.as_query()),
-        "can_create": can(request.user, Action.CREATE, gallery.team),
+        "can_create": role_allows(gallery.user_role, Action.CREATE),
         "filtering": bool(request.GET.get("filtering")),
     }
     if request.htmx and (cursor or request.GET.get("filtering")):
         return render(request, "studio/gallery.html#asset_page", page_context)
-    choices = lineup.choices()
-    default = lineup.default_model()
+    gone = lineup.unavailable()  # one query serves the picker, the advisor and the default
+    choices = lineup.choices(gone)
+    default = lineup.default_model(gone)
     form = BriefForm(initial=_branch_brief(request, gallery))
     context = {
         **page_context,
@@ -97,7 +98,7 @@ def gallery(request, gallery_id):
         "brief_field_names": FIELDS,
         "presets": PRESETS,
         "saved_briefs": SavedBrief.objects.filter(team=gallery.team),
-        "model_groups": _model_groups(),
+        "model_groups": _model_groups(choices),
         "advice": _advice(choices),
         "default_model": default,
         "ratios": list(RATIOS),
