@@ -49,6 +49,10 @@ def test_brief_preview_cost_and_live_generation_seen_by_a_teammate(cast, page, s
     img.scroll_into_view_if_needed()
     second_page.wait_for_function("(img) => img.complete", arg=img.element_handle())
     assert second_page.evaluate("(img) => img.naturalWidth", img.element_handle()) > 0
+    # The 16:9 thumbnail fills its card's width at its true ratio (a stray class once
+    # squashed thumbnails to an icon's 22 px).
+    box = img.bounding_box()
+    assert box["width"] > 150 and abs(box["width"] / box["height"] - 16 / 9) < 0.05
 
 
 def test_progress_and_preview_stream_in_before_the_image(cast, page, log_in, settings):
