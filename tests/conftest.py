@@ -61,6 +61,17 @@ def _fresh_channel_layer_and_engines():
     reset_registry()
 
 
+@pytest.fixture
+def openai_settings(settings, fake_openai):
+    """The openai engine pointed at the fake server, with quick retries."""
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake_openai.base_url
+    settings.OPENAI_TIMEOUT = 5
+    settings.OPENAI_MAX_ATTEMPTS = 2
+    settings.OPENAI_MAX_BACKOFF = 0.05
+    return fake_openai
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # The real hasher is deliberately slow; tests sign users in by the hundred.

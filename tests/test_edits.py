@@ -43,14 +43,6 @@ async def make_version(user, team, **options) -> Version:
     return await Version.objects.select_related("asset__gallery").aget(job=job)
 
 
-@pytest.fixture
-def openai_settings(settings, fake_openai):
-    settings.OPENAI_API_KEY = "sk-test"
-    settings.OPENAI_BASE_URL = fake_openai.base_url
-    settings.OPENAI_MAX_ATTEMPTS = 1
-    return fake_openai
-
-
 async def test_openai_edit_sends_image_mask_references_and_keeps_the_rest(cast, openai_settings):
     source = await make_version(
         cast.editor, cast.team, model="gpt-image-1-mini", aspect_ratio="16:9", quality="low"

@@ -25,14 +25,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def openai_settings(settings, fake_openai):
-    settings.OPENAI_API_KEY = "sk-test"
-    settings.OPENAI_BASE_URL = fake_openai.base_url
-    settings.OPENAI_MAX_ATTEMPTS = 1
-    return fake_openai
-
-
 def balance(team) -> int:
     return Team.objects.get(pk=team.pk).credit_balance
 

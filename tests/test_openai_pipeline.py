@@ -12,16 +12,6 @@ from .pipeline import drain, submit
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def openai_settings(settings, fake_openai):
-    settings.OPENAI_API_KEY = "sk-test"
-    settings.OPENAI_BASE_URL = fake_openai.base_url
-    settings.OPENAI_TIMEOUT = 5
-    settings.OPENAI_MAX_ATTEMPTS = 2
-    settings.OPENAI_MAX_BACKOFF = 0.05
-    return fake_openai
-
-
 def balance(team):
     return Team.objects.get(pk=team.pk).credit_balance
 
