@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from accounts.models import Team
 from accounts.permissions import Action, get_for, role_allows
@@ -207,11 +208,14 @@ def brief_fields(request, gallery_id):
         if saved:
             brief = Brief.from_mapping(saved.brief)
     form = BriefForm(initial=brief.as_dict())
-    return render(
+    response = render(
         request,
         "studio/gallery.html#brief_fields",
         {"form": form, "brief_field_names": FIELDS},
     )
+    # The preview must be recomputed from the new fields, not from the input
+    # event the select fired while the old ones were still on the page.
+    return trigger_client_event(response, "brief-replaced", after="settle")
 
 
 def _uuid_or_none(value: str):

@@ -78,6 +78,34 @@ def test_viewer_sees_no_brief_form(cast, page, log_in):
     expect(page.get_by_role("button", name="Generate")).to_have_count(0)
 
 
+def test_preview_follows_a_preset_that_arrives_late(cast, page, log_in):
+    """The select's own input event asks for a preview of the old, blank fields.
+    When the preset's fields arrive after that, the preview must still follow them."""
+    log_in(page, cast.editor)
+    page.goto("/")
+    expect(page.get_by_test_id("prompt-preview")).to_have_text("Start with the subject.")
+    # Hold the preset's fields until the stale preview request has gone out.
+    held, stale_preview_sent = [], []
+
+    def hold_fields(route):
+        if stale_preview_sent:
+            route.continue_()
+        else:
+            held.append(route)
+
+    def release_fields(route):
+        stale_preview_sent.append(route.request.post_data)
+        route.continue_()
+        while held:
+            held.pop().continue_()
+
+    page.route(re.compile(r"/brief/fields/"), hold_fields)
+    page.route(re.compile(r"/brief/feedback/$"), release_fields)
+    page.get_by_label("Start from").select_option(label="Mountains at dusk")
+    expect(page.get_by_label("Subject")).to_have_value(re.compile("Mountain landscape"))
+    expect(page.get_by_test_id("prompt-preview")).to_contain_text("Mountain landscape")
+
+
 def test_presets_advisor_and_saved_briefs(cast, page, log_in):
     from studio.models import SavedBrief
 
