@@ -1,3 +1,5 @@
+from django.utils.functional import SimpleLazyObject
+
 from .teams import current_team as find_current_team
 
 
@@ -6,8 +8,8 @@ def current_team(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    team = find_current_team(user)
     return {
-        "current_team": team,
+        # Lazy: fragments (htmx answers, live updates) never show it, so never ask for it.
+        "current_team": SimpleLazyObject(lambda: find_current_team(user)),
         "my_teams": user.teams.order_by("-personal", "name"),
     }

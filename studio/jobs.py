@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.permissions import Action, can
+from accounts.permissions import Action, role_allows, role_in
 
 from . import credits, events, imaging, lineup, live, versions
 from .briefs import Brief, check_brief, compose_prompt, has_blockers
@@ -119,7 +119,9 @@ def _validate(request: JobRequest):
 
 def submit(user: User, gallery: Gallery, request: JobRequest) -> Job:
     """Validate, hold the credits and queue the job; workers are woken once it commits."""
-    if not can(user, Action.CREATE, gallery.team_id):
+    # A gallery fetched through permissions.get_for carries the user's role already.
+    role = getattr(gallery, "user_role", None) or role_in(user, gallery.team_id)
+    if not role_allows(role, Action.CREATE):
         raise SubmitError("__all__", "Your role in this team does not allow generating.", 403)
     if gallery.archived_at is not None:
         raise SubmitError("gallery", "This gallery is archived; restore it first.")
@@ -191,8 +193,8 @@ def announce(job: Job) -> None:
     payload = events.job_payload(events.JOB_QUEUED, live.job_view(job))
 
     async def both():
+        await live.wake_workers()  # first: a worker claims while the card is delivered
         await live.publish(job.gallery_id, payload)
-        await live.wake_workers()
 
     async_to_sync(both)()
 
@@ -213,7 +215,12 @@ class RunState:
 
 def _load(job_id) -> tuple[Job, set[int], bytes | None, bytes | None, list[bytes]]:
     job = Job.objects.select_related("created_by", "source_version").get(pk=job_id)
-    done = set(Version.objects.filter(job=job).values_list("slot", flat=True))
+    # Only a retried job can have stored images already (its worker died after some).
+    done = (
+        set(Version.objects.filter(job=job).values_list("slot", flat=True))
+        if job.attempts != 1
+        else set()
+    )
     if job.kind not in IMAGE_INPUT_KINDS:  # variations and upscales send no image
         return job, done, None, None, []
     from .edits import engine_inputs
@@ -261,6 +268,7 @@ async def run(job_id) -> None:
     state = RunState(job=job, view_created_by=job.created_by.username if job.created_by else "")
     state.done_slots = done
     started = time.monotonic()
+    state.last_saved = started  # the claim wrote "Starting"; no progress write before the engine
     await _publish_job(state, events.JOB_STARTED)
     request = EngineRequest(
         model=spec.api_model,
@@ -365,8 +373,8 @@ async def _on_finished(state: RunState, event: Finished, plan, started: float) -
     if event.slot in state.done_slots:
         return  # stored by an earlier attempt of this job
     restore = await asyncio.to_thread(_restorer, job) if job.kind == VersionKind.EDIT else None
-    files = await asyncio.to_thread(versions.prepare, job, event.image, plan.final, restore)
-    await _store(state, event.slot, files, plan.requested, started)
+    stored = await versions.prepare_and_upload(job, event.image, plan.final, restore)
+    await _record(state, event.slot, *stored, plan.requested, started)
 
 
 async def _run_upscale(state: RunState, started: float) -> None:
@@ -384,14 +392,13 @@ async def _run_upscale(state: RunState, started: float) -> None:
         raise InvalidRequest(error.message) from error
     await _on_progress(state, Progress(0, 0.6, "Storing the enlarged image"))
     plan = SizePlan(requested=enlarged.size, final=enlarged.size)  # no crop: same frame
-    files = await asyncio.to_thread(versions.prepare, job, enlarged, plan.final)
-    await _store(state, 0, files, plan.requested, started)
+    stored = await versions.prepare_and_upload(job, enlarged, plan.final)
+    await _record(state, 0, *stored, plan.requested, started)
 
 
-async def _store(state: RunState, slot: int, files, requested, started: float) -> None:
-    """Upload one finished image, record its Version and show it to everyone watching."""
+async def _record(state: RunState, slot: int, files, names, requested, started: float) -> None:
+    """Record the Version of one stored image and show it to everyone watching."""
     job = state.job
-    names = await asyncio.to_thread(versions.upload, job.team_id, files)
     duration = int((time.monotonic() - started) * 1000)
     recorded = await database_sync_to_async(versions.record)(
         job, slot, files, names, requested, duration

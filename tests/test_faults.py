@@ -87,10 +87,12 @@ async def test_connection_refused_fails_cleanly(cast, settings):
 
 
 async def test_storage_failure_fails_the_job_refunds_and_leaves_no_version(cast, monkeypatch):
-    def broken_upload(team_id, files):
+    from django.core.files.storage import default_storage
+
+    def broken_save(name, content, max_length=None):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(versions, "upload", broken_upload)
+    monkeypatch.setattr(default_storage, "save", broken_save)
     before = await sync_to_async(balance)(cast.team)
     job = await sync_to_async(submit)(cast.editor, cast.team)
     await drain()
@@ -98,6 +100,29 @@ async def test_storage_failure_fails_the_job_refunds_and_leaves_no_version(cast,
     assert job.status == JobStatus.FAILED and "refunded" in job.error
     assert not await Version.objects.filter(job=job).aexists()
     assert await sync_to_async(balance)(cast.team) == before
+
+
+async def test_a_failed_thumbnail_takes_the_stored_original_with_it(cast, monkeypatch):
+    """The original and the thumbnail are written side by side; when one fails, the other
+    file is removed, so storage holds nothing no version points at."""
+    from django.core.files.storage import default_storage
+
+    stored = []
+    save = default_storage.save
+
+    def save_then_fail_thumbnail(name, content, max_length=None):
+        if "/thumbs/" in name:
+            raise OSError("No space left on device")
+        stored.append(save(name, content, max_length=max_length))
+        return stored[-1]
+
+    monkeypatch.setattr(default_storage, "save", save_then_fail_thumbnail)
+    job = await sync_to_async(submit)(cast.editor, cast.team)
+    await drain()
+    job = await Job.objects.aget(pk=job.pk)
+    assert job.status == JobStatus.FAILED
+    assert stored and all("/originals/" in name for name in stored)
+    assert not any([await sync_to_async(default_storage.exists)(name) for name in stored])
 
 
 async def test_live_updates_down_jobs_still_finish(cast, monkeypatch):
