@@ -103,6 +103,8 @@ def section_env(config: str, **extra: str) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         STUDIO_VAR_DIR=str(WORK / "var"),
         STUDIO_LOG_LEVEL="WARNING",
+        # As deployed: DEBUG's query log and debug hooks are a development aid only.
+        STUDIO_DEBUG="false",
         STUDIO_STARTING_CREDITS="1000000000",
         # One benchmark user submits far more than a person would; the limit stays on.
         STUDIO_THROTTLE_GENERATE="1000000/m",

@@ -123,9 +123,24 @@ TEMPLATES = [
 # --- Database: SQLite in WAL mode by default, PostgreSQL from DATABASE_URL ---
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
     DATABASES["default"].setdefault("OPTIONS", {})
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        from psycopg_pool import ConnectionPool
+
+        # Under ASGI each request runs in a thread of its own, so persistent connections
+        # are opened afresh per request (a PostgreSQL connect costs milliseconds); a pool
+        # per process hands them out instead. A pooled connection is checked before use,
+        # so after a database restart the next request gets a fresh one, not an error.
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": int(env("STUDIO_DB_POOL_SIZE", "10")),
+            "timeout": 10,
+            "check": ConnectionPool.check_connection,
+        }
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = 60
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
         "default": {

@@ -149,7 +149,6 @@ def title_for(job: Job) -> str:
     return subject[:200]
 
 
-@transaction.atomic
 def record(
     job: Job,
     slot: int,
@@ -158,22 +157,12 @@ def record(
     requested: tuple[int, int],
     duration_ms: int,
 ) -> tuple[Asset, Version, bool] | None:
-    """Create the Version (and for a fresh generation its Asset). None if the slot exists,
-    which happens when a job is retried after a worker died mid-way."""
-    if Version.objects.filter(job=job, slot=slot).exists():
-        return None
-    new_asset = job.asset_id is None
-    if new_asset:
-        asset = Asset.objects.create(
-            team_id=job.team_id,
-            gallery_id=job.gallery_id,
-            title=title_for(job),
-            created_by_id=job.created_by_id,
-        )
-    else:
-        asset = Asset.objects.select_for_update().get(pk=job.asset_id)
+    """Create the Version (and for a fresh generation its Asset). None if the slot is
+    stored already, which happens when a job is retried after a worker died mid-way: the
+    unique (job, slot) constraint refuses it and nothing of this call is kept."""
     try:
         with transaction.atomic():
+            asset, new_asset = _asset_for(job)
             version = Version.objects.create(
                 team_id=job.team_id,
                 asset=asset,
@@ -199,11 +188,24 @@ def record(
                 duration_ms=duration_ms,
                 created_by_id=job.created_by_id,
             )
+            asset.current_version = version
+            asset.save(update_fields=["current_version", "updated_at"])
+            return asset, version, new_asset
     except IntegrityError:
         return None
-    asset.current_version = version
-    asset.save(update_fields=["current_version", "updated_at"])
-    return asset, version, new_asset
+
+
+def _asset_for(job: Job) -> tuple[Asset, bool]:
+    """A fresh generation starts an asset; every other kind adds to its source's."""
+    if job.asset_id is None:
+        asset = Asset.objects.create(
+            team_id=job.team_id,
+            gallery_id=job.gallery_id,
+            title=title_for(job),
+            created_by_id=job.created_by_id,
+        )
+        return asset, True
+    return Asset.objects.select_for_update().get(pk=job.asset_id), False
 
 
 def open_original(version: Version) -> Image.Image:

@@ -17,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import jobs, live
@@ -27,23 +28,30 @@ logger = logging.getLogger(__name__)
 
 def claim(worker_name: str) -> str | None:
     """Take the oldest queued job; on PostgreSQL, rows other workers hold are skipped."""
+    claimed = claim_many(worker_name, 1)
+    return claimed[0] if claimed else None
+
+
+def claim_many(worker_name: str, limit: int) -> list[str]:
+    """Take up to `limit` queued jobs, oldest first, in one transaction: a worker with
+    room for many asks once, instead of once per job plus once to find the queue empty."""
     with transaction.atomic():
         queued = Job.objects.filter(status=JobStatus.QUEUED).order_by("created_at")
         if connection.vendor == "postgresql":
             queued = queued.select_for_update(skip_locked=True)
-        job = queued.only("pk", "attempts").first()
-        if job is None:
-            return None
+        picked = list(queued.values_list("pk", flat=True)[:limit])
+        if not picked:
+            return []
         now = timezone.now()
-        Job.objects.filter(pk=job.pk).update(
+        Job.objects.filter(pk__in=picked).update(
             status=JobStatus.RUNNING,
             worker=worker_name,
-            attempts=job.attempts + 1,
+            attempts=F("attempts") + 1,
             started_at=now,
             lease_expires_at=now + timedelta(seconds=settings.STUDIO_JOB_LEASE_SECONDS),
             message="Starting",
         )
-        return str(job.pk)
+        return [str(pk) for pk in picked]
 
 
 def renew(job_ids: list[str], worker_name: str) -> None:
@@ -112,13 +120,13 @@ class Worker:
     async def fill(self) -> int:
         """Claim jobs until the worker is full or the queue is empty."""
         started = 0
-        while len(self.running) < self.concurrency and not self._stopping:
-            job_id = await database_sync_to_async(claim)(self.name)
-            if job_id is None:
-                break
-            task = asyncio.create_task(self._run(job_id))
-            self.running[job_id] = task
-            started += 1
+        while (room := self.concurrency - len(self.running)) > 0 and not self._stopping:
+            job_ids = await database_sync_to_async(claim_many)(self.name, room)
+            for job_id in job_ids:
+                self.running[job_id] = asyncio.create_task(self._run(job_id))
+            started += len(job_ids)
+            if len(job_ids) < room:
+                break  # the queue is empty
         return started
 
     async def _run(self, job_id: str) -> None:

@@ -7,7 +7,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from accounts.models import Team
-from studio import credits, jobs, versions
+from studio import credits, jobs
 from studio.models import CreditEntry, Job, JobStatus, Version
 
 from .pipeline import drain, submit

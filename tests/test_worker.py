@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Team
 from studio import credits
 from studio.models import CreditEntry, Job, JobStatus, Version
-from studio.worker import claim, recover_abandoned, release, renew
+from studio.worker import Worker, claim, claim_many, recover_abandoned, release, renew
 
 from .pipeline import drain, submit
 
@@ -25,6 +25,24 @@ def test_claim_takes_oldest_queued_job_once(cast):
     job = Job.objects.get(pk=first.pk)
     assert job.status == JobStatus.RUNNING and job.worker == "a" and job.attempts == 1
     assert job.lease_expires_at > timezone.now()
+
+
+def test_claim_many_takes_up_to_its_room_oldest_first(cast):
+    queued = [submit(cast.editor, cast.team) for _ in range(3)]
+    assert claim_many("a", 2) == [str(job.pk) for job in queued[:2]]
+    assert claim_many("b", 5) == [str(queued[2].pk)]
+    assert claim_many("c", 5) == []
+    assert Job.objects.filter(status=JobStatus.RUNNING, attempts=1).count() == 3
+
+
+async def test_a_worker_fills_only_its_concurrency(cast):
+    for _ in range(3):
+        await sync_to_async(submit)(cast.editor, cast.team)
+    worker = Worker(name="small", concurrency=2)
+    assert await worker.fill() == 2
+    assert await Job.objects.filter(status=JobStatus.QUEUED).acount() == 1
+    await worker.stop(timeout=30)
+    assert not worker.running
 
 
 def test_lease_renewal_only_touches_own_jobs(cast):
