@@ -7,6 +7,7 @@ or d), set in settings.STUDIO_THROTTLE_RATES; a client over it gets 429 and a
 Retry-After header until the window ends.
 """
 
+import logging
 import math
 import re
 import threading
@@ -20,6 +21,8 @@ from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from ninja.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
 
 _RATE = re.compile(r"(?P<count>\d+)\s*/\s*(?P<number>\d*)\s*(?P<unit>[a-z]+)")
 PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -75,15 +78,25 @@ def hit(scope: str, ident: str, rate: Rate) -> float | None:
     now = time.time()
     window = int(now // rate.seconds)
     key = f"throttle:{scope}:{ident}:{window}"
-    cache.add(key, 0, timeout=rate.seconds + 1)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this request opens a new window
-        cache.add(key, 1, timeout=rate.seconds + 1)
-        count = 1
+        count = _count(key, rate)
+    except Exception:
+        # The counts live in Redis. While it is down the studio keeps working and the
+        # limits are off (the log says so), rather than every login and job failing.
+        logger.warning("Rate limits unavailable: the cache cannot be reached", exc_info=True)
+        return None
     if count <= rate.count:
         return None
     return (window + 1) * rate.seconds - now
+
+
+def _count(key: str, rate: Rate) -> int:
+    cache.add(key, 0, timeout=rate.seconds + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: this request opens a new window
+        cache.add(key, 1, timeout=rate.seconds + 1)
+        return 1
 
 
 def enabled() -> bool:

@@ -1,7 +1,11 @@
 """The WebSocket side of live updates: one socket per open gallery page."""
 
+import json
+from datetime import datetime
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
 
 from accounts.permissions import Action, role_allows, role_in
 
@@ -35,9 +39,13 @@ class GalleryConsumer(AsyncWebsocketConsumer):
             await self.close()
             return
         self.team_id = gallery.team_id
+        self.gallery_id = gallery.pk
+        self.caught_up = False
+        listening_from = timezone.now()  # before joining: a gap of none rather than one
         self.group = live.gallery_group(gallery.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self.send(text_data=live.since_fragment(listening_from))
         # Catch up: jobs queued or running while this page was not listening.
         for payload in pending:
             await self.send(text_data=live.render(payload))
@@ -47,7 +55,14 @@ class GalleryConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        """The page only listens; anything it sends is ignored."""
+        """The page says one thing, once per socket: since when it may have missed
+        events ({"catch_up_since": iso time}). Anything else is ignored."""
+        since = _catch_up_since(text_data)
+        if since is None or self.caught_up:
+            return
+        self.caught_up = True
+        for payload in await database_sync_to_async(live.catch_up)(self.gallery_id, since):
+            await self.send(text_data=live.render(payload))
 
     async def forward(self, event: dict):
         await self.send(text_data=live.render(event))
@@ -61,3 +76,11 @@ class GalleryConsumer(AsyncWebsocketConsumer):
     job_queued = job_started = job_progress = job_partial = forward
     job_succeeded = job_failed = version_created = forward
     comment_added = review_changed = forward
+
+
+def _catch_up_since(text: str | None) -> datetime | None:
+    try:
+        since = datetime.fromisoformat(json.loads(text or "")["catch_up_since"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return since if timezone.is_aware(since) else None

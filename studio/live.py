@@ -8,14 +8,16 @@ swaps it into the page.
 import contextlib
 import json
 import logging
+from datetime import datetime, timedelta
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from . import events
 from .catalog import registry
-from .models import Asset, Gallery, Job, Version
+from .models import Asset, Gallery, Job, JobStatus, Version
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +170,54 @@ def snapshot(gallery: Gallery) -> list[dict]:
         .order_by("created_at")
     )
     return [events.job_payload(events.JOB_QUEUED, job_view(job)) for job in jobs]
+
+
+# A page away longer than this reloads rather than replays; both bounds keep one
+# catch-up request cheap whatever a client sends.
+CATCH_UP_HORIZON = timedelta(days=1)
+CATCH_UP_LIMIT = 100
+
+
+def catch_up(gallery_id, since: datetime) -> list[dict]:
+    """What a page missed after `since` (its socket was down, say while Redis restarted):
+    each image made since, oldest first, then the end of each job finished since, whose
+    card leaves the page or shows its failure. Unfinished jobs come with every connect."""
+    since = max(since, timezone.now() - CATCH_UP_HORIZON)
+    versions = (
+        Version.objects.filter(asset__gallery_id=gallery_id, created_at__gte=since)
+        .select_related("asset", "created_by")
+        .order_by("created_at")[:CATCH_UP_LIMIT]
+    )
+    finished = (
+        Job.objects.filter(gallery_id=gallery_id, finished_at__gte=since)
+        .select_related("created_by")
+        .order_by("finished_at")[:CATCH_UP_LIMIT]
+    )
+    made = [
+        events.version_payload(
+            asset_view(
+                version.asset,
+                version,
+                new_asset=False,
+                created_by=version.created_by.username if version.created_by else "",
+            ),
+            str(version.job_id or ""),
+        )
+        for version in versions
+    ]
+    ended = [
+        events.job_payload(
+            events.JOB_SUCCEEDED if job.status == JobStatus.SUCCEEDED else events.JOB_FAILED,
+            job_view(job),
+        )
+        for job in finished
+    ]
+    return made + ended
+
+
+def since_fragment(now: datetime) -> str:
+    """Tells a freshly connected page the moment from which it hears everything live."""
+    return render_to_string("studio/live.html#live_since", {"since": now, "live": True})
 
 
 def member_removed(team_id, user_id) -> None:

@@ -102,6 +102,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.running: dict[str, asyncio.Task] = {}
         self._wake = asyncio.Event()
+        self._wake_channel: str | None = None
         self._stopping = False
 
     async def run_forever(self) -> None:
@@ -141,23 +142,39 @@ class Worker:
             self._wake.set()  # room for another job
 
     async def _listen(self) -> None:
+        """Be woken through the channel layer. While it is unreachable (Redis down) the
+        worker still polls the database; it listens again once the layer is back."""
         layer = get_channel_layer()
-        try:
-            channel = await layer.new_channel()
-            await layer.group_add(live.WORKERS_GROUP, channel)
-            while True:
-                await layer.receive(channel)
-                self._wake.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("Worker wake-ups unavailable; polling every %ss", self.poll_seconds)
+        retry_in = self.poll_seconds
+        while True:
+            try:
+                channel = await layer.new_channel()
+                self._wake_channel = channel
+                await layer.group_add(live.WORKERS_GROUP, channel)
+                while True:
+                    await layer.receive(channel)
+                    retry_in = self.poll_seconds
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning(
+                    "Worker wake-ups unavailable; polling every %ss, listening again in %ss",
+                    self.poll_seconds,
+                    retry_in,
+                )
+            await asyncio.sleep(retry_in)
+            retry_in = min(retry_in * 2, 30)
 
     async def _heartbeat(self) -> None:
         interval = max(settings.STUDIO_JOB_LEASE_SECONDS / 3, 0.5)
         while True:
             await asyncio.sleep(interval)
             try:
+                if self._wake_channel:
+                    # A restarted Redis forgets its groups; joining again is harmless.
+                    with contextlib.suppress(Exception):
+                        await get_channel_layer().group_add(live.WORKERS_GROUP, self._wake_channel)
                 if self.running:
                     await database_sync_to_async(renew)(list(self.running), self.name)
                 for job in await database_sync_to_async(recover_abandoned)():

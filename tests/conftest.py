@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from accounts.models import Role, Team, User
+from accounts.models import ApiToken, Role, Team, User
 from accounts.teams import create_team
 
 from .factories import MembershipFactory, UserFactory
@@ -131,3 +131,18 @@ def cast(db) -> Cast:
         user.current_team = team
         user.save()
     return Cast(owner, editor, viewer, outsider, team, other_team)
+
+
+@pytest.fixture
+def designer(transactional_db):
+    """A user with a team, its gallery, a browser session and an API token: the
+    multi-process tests (tests/cluster.py) act as this person."""
+    user = UserFactory(username="dana")
+    team = create_team(user, "Dana's team")
+    from studio.models import Gallery
+
+    gallery = Gallery.default_for(team)
+    browser = Client()
+    browser.force_login(user)
+    _, token = ApiToken.issue(user, "multiprocess test")
+    return user, team, gallery, browser.cookies["sessionid"].value, token

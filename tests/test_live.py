@@ -1,16 +1,18 @@
 """Live progress over the WebSocket: who may listen, and what they receive."""
 
 import asyncio
+import json
 import re
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Membership
 from studio.asgi import application
-from studio.models import Gallery
+from studio.models import Gallery, Job, Version
 
 from .pipeline import drain, submit
 
@@ -31,6 +33,9 @@ async def connect(user, gallery, origin=b"http://localhost"):
         application, f"/ws/galleries/{gallery.pk}/", headers=headers
     )
     connected, _ = await communicator.connect()
+    if connected:
+        # The first message stamps the moment from which this socket hears everything.
+        assert 'id="live-since"' in await communicator.receive_from(timeout=10)
     return communicator, connected
 
 
@@ -110,6 +115,48 @@ async def test_reconnecting_page_catches_up_on_unfinished_jobs(cast, gallery):
     assert connected
     snapshot = await communicator.receive_from(timeout=10)
     assert f'id="job-{job.pk}"' in snapshot
+    await communicator.disconnect()
+
+
+async def test_a_page_back_from_a_gap_gets_what_it_missed_once(cast, gallery):
+    """Work that finished while no socket listened (a restart, Redis down) reaches the page
+    when its next socket asks, from the moment the page last knew everything."""
+    before = timezone.now()
+    await sync_to_async(submit)(cast.editor, cast.team)  # made and finished unseen
+    await drain()
+    job = await Job.objects.aget(gallery=gallery)
+    version = await Version.objects.aget(job=job)
+    communicator, connected = await connect(cast.viewer, gallery)
+    assert connected
+    await communicator.send_to(text_data=json.dumps({"catch_up_since": before.isoformat()}))
+    messages = await receive_until(communicator, f'id="job-{job.pk}" hx-swap-oob="delete"')
+    joined = "\n".join(messages)
+    assert f'id="asset-{version.asset_id}"' in joined and "/thumb/" in joined
+    # Once per socket: a page cannot make the server replay the gallery again and again.
+    await communicator.send_to(text_data=json.dumps({"catch_up_since": before.isoformat()}))
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_catch_up_starts_where_the_page_left_and_ignores_nonsense(cast, gallery):
+    await sync_to_async(submit)(cast.editor, cast.team)
+    await drain()
+    after = timezone.now()
+    for said in (
+        {"catch_up_since": "yesterday"},
+        {"catch_up_since": after.replace(tzinfo=None).isoformat()},  # no time zone
+        {"catch_up_since": 12},
+        {"since": after.isoformat()},
+        ["catch_up_since"],
+    ):
+        communicator, connected = await connect(cast.viewer, gallery)
+        assert connected
+        await communicator.send_to(text_data=json.dumps(said))
+        assert await communicator.receive_nothing(timeout=0.2), said
+        await communicator.disconnect()
+    communicator, _ = await connect(cast.viewer, gallery)
+    await communicator.send_to(text_data=json.dumps({"catch_up_since": after.isoformat()}))
+    assert await communicator.receive_nothing(timeout=0.2)  # nothing new since then
     await communicator.disconnect()
 
 

@@ -176,3 +176,28 @@ def test_throttling_can_be_switched_off(throttling, cast):
     client = from_address("203.0.113.12")
     wrong = {"username": "olivia", "password": "guess"}
     assert {client.post("/accounts/login/", wrong).status_code for _ in range(6)} == {200}
+
+
+def test_with_the_cache_unreachable_requests_go_through_and_the_log_says_why(
+    throttling, cast, caplog
+):
+    """Redis down must not take logins and generating down with it: the limits pause."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    throttling.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port}/0",
+        }
+    }
+    gallery = Gallery.default_for(cast.team)
+    editor = Client()
+    editor.force_login(cast.editor)
+    url = f"/galleries/{gallery.pk}/jobs/"
+    statuses = [editor.post(url, FORM, HTTP_HX_REQUEST="true").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]  # over the 2/m limit, yet not refused
+    assert Job.objects.count() == 3
+    assert "Rate limits unavailable" in caplog.text

@@ -31,9 +31,13 @@
   });
 
   const status = () => document.querySelector("[data-live-status]");
-  document.body.addEventListener("htmx:wsOpen", () => {
+  document.body.addEventListener("htmx:wsOpen", (event) => {
     const el = status();
     if (el) { el.textContent = "Live"; el.dataset.state = "open"; }
+    // Ask for what happened while no socket listened: since the page was drawn, or since
+    // the last socket started listening (the server stamps #live-since on each connect).
+    const since = document.getElementById("live-since")?.dataset.since;
+    if (since) event.detail.socketWrapper.send(JSON.stringify({ catch_up_since: since }));
   });
   document.body.addEventListener("htmx:wsClose", () => {
     const el = status();

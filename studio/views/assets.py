@@ -79,6 +79,7 @@ def _asset(request, asset_id, action=Action.VIEW) -> Asset:
 @login_required
 @require_GET
 def asset_page(request, asset_id):
+    live_since = timezone.now()  # before any query: the page's socket catches up from here
     asset = _asset(request, asset_id)
     all_versions = list(asset.versions.select_related("created_by", "job").order_by("created_at"))
     selected = asset.current_version
@@ -95,6 +96,7 @@ def asset_page(request, asset_id):
     context = {
         "asset": asset,
         "gallery": asset.gallery,
+        "live_since": live_since,
         "team": asset.team,
         "selected": selected,
         "selected_id": str(selected.pk) if selected else "",

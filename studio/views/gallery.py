@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -73,12 +74,14 @@ def _advice(choices) -> list[dict]:
 
 @login_required
 def gallery(request, gallery_id):
+    live_since = timezone.now()  # before any query: the page's socket catches up from here
     gallery = _gallery(request, gallery_id)
     filters = GalleryFilter.from_query(request.GET)
     cursor = request.GET.get("cursor", "")
     rows, next_cursor = gallery_query.page(gallery, request.user, filters, cursor)
     page_context = {
         "gallery": gallery,
+        "live_since": live_since,
         "assets": _cards(rows),
         "next_cursor": next_cursor,
         "filter_query": urlencode(filters.as_query()),

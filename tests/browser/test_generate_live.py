@@ -128,3 +128,40 @@ def test_presets_advisor_and_saved_briefs(cast, page, log_in):
     page.get_by_role("button", name="Save brief").click()
     expect(page.get_by_text("Saved “Alpine series”")).to_be_visible()
     assert SavedBrief.objects.get(name="Alpine series").brief["subject"].startswith("Mountain")
+
+
+def test_a_page_that_lost_its_socket_catches_up_when_it_is_back(cast, page, log_in):
+    """A socket dropped by a restart (or Redis going away) reconnects by itself; what
+    finished in between arrives then, from the database, without a reload."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.pipeline import submit, wait_until_finished
+
+    server_down = [False]
+    connected = []
+
+    def route(socket):
+        if server_down[0]:
+            socket.close(code=1013, reason="Try again later")
+            return
+        socket.connect_to_server()
+        connected.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/galleries/"), route)
+    log_in(page, cast.viewer)
+    page.goto("/")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+
+    server_down[0] = True
+    connected[-1].close(code=1012, reason="Service restart")
+    expect(page.get_by_text("Reconnecting…")).to_be_visible()
+    with ThreadPoolExecutor(1) as pool:  # off Playwright's event loop
+        job = pool.submit(submit, cast.editor, cast.team, subject="A kite over dunes").result()
+        assert pool.submit(wait_until_finished, job).result() == "succeeded"
+    card = page.get_by_role("listitem", name="A kite over dunes")
+    expect(card).to_have_count(0)  # finished while the page could not hear it
+
+    server_down[0] = False
+    expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=20_000)
+    expect(card).to_have_count(1)
+    expect(card.get_by_role("img", name="A kite over dunes")).to_be_visible()
