@@ -7,7 +7,7 @@ not a member of answer 404, never 403, so their existence does not leak.
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.http import Http404
 
 from .models import Membership, Role, Team, User
@@ -76,6 +76,9 @@ def visible_to(user: User, queryset: QuerySet, team_path: str = "team") -> Query
     return queryset.filter(**{f"{team_path}__memberships__user": user})
 
 
+_ROLE = "_membership_role"
+
+
 def get_for(
     user: User,
     queryset: QuerySet,
@@ -84,16 +87,23 @@ def get_for(
     team_path: str = "team",
     **lookup,
 ) -> Model:
-    """Fetch one object the user may act on; 404 if it is not theirs to see."""
+    """Fetch one object the user may act on; 404 if it is not theirs to see.
+
+    The user's role comes in the same query, read from the membership row the
+    visibility filter joins anyway."""
     try:
-        obj = visible_to(user, queryset, team_path).get(**lookup)
+        obj = (
+            visible_to(user, queryset, team_path)
+            .annotate(**{_ROLE: F(f"{team_path}__memberships__role")})
+            .get(**lookup)
+        )
     except (queryset.model.DoesNotExist, ValidationError, ValueError, TypeError) as error:
         raise Http404("No such item.") from error
     except queryset.model.MultipleObjectsReturned as error:  # pragma: no cover - unique lookups
         raise Http404("No such item.") from error
-    team = obj
-    for part in team_path.split("__"):
-        team = getattr(team, part)
+    role = getattr(obj, _ROLE)
+    if not role_allows(role, action):
+        raise PermissionDenied("Your role in this team does not allow that.")
     # Kept on the object so a view can ask what else the user may do without asking again.
-    obj.user_role = require(user, action, team)
+    obj.user_role = role
     return obj

@@ -116,7 +116,7 @@ def test_gallery_of_100000_versions_pages_in_constant_queries(cast):
         deep_page = client.get(url, {"cursor": cursor}, HTTP_HX_REQUEST="true")
     assert grid_titles(deep_page) == order[4824:4848]
     assert len(deep.captured_queries) < 10
-    assert len(first.captured_queries) <= 12  # the full page also builds the brief form
+    assert len(first.captured_queries) < 10  # the full page, brief form and filters included
     page_queries = [q["sql"] for q in deep.captured_queries if "studio_asset" in q["sql"]]
     assert len(page_queries) == 1  # one query lists the page, favourites included
 

@@ -97,6 +97,8 @@ def gallery(request, gallery_id):
     context = {
         **page_context,
         "team": gallery.team,
+        # The header shows the team whose credits this page spends: the gallery's.
+        "current_team": gallery.team,
         "filters": filters,
         "form": form,
         "brief_field_names": FIELDS,
