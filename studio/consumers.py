@@ -1,6 +1,7 @@
 """The WebSocket side of live updates: one socket per open gallery page."""
 
 import json
+import time
 from datetime import datetime
 
 from channels.db import database_sync_to_async
@@ -11,6 +12,8 @@ from accounts.permissions import Action, role_allows, role_in
 
 from . import live
 from .models import Gallery
+
+MEMBERSHIP_RECHECK_SECONDS = 30
 
 
 class GalleryConsumer(AsyncWebsocketConsumer):
@@ -41,6 +44,7 @@ class GalleryConsumer(AsyncWebsocketConsumer):
         self.team_id = gallery.team_id
         self.gallery_id = gallery.pk
         self.caught_up = False
+        self.membership_checked_at = time.monotonic()
         listening_from = timezone.now()  # before joining: a gap of none rather than one
         self.group = live.gallery_group(gallery.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -65,6 +69,14 @@ class GalleryConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=live.render(payload))
 
     async def forward(self, event: dict):
+        # Removal closes sockets through an event; should that event be lost (the layer
+        # down at that moment), membership is asked again now and then as events flow.
+        now = time.monotonic()
+        if now - self.membership_checked_at > MEMBERSHIP_RECHECK_SECONDS:
+            self.membership_checked_at = now
+            if not await self._still_member():
+                await self.close()
+                return
         await self.send(text_data=live.render(event))
 
     async def team_member_removed(self, event: dict):

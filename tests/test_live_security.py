@@ -107,3 +107,20 @@ async def test_what_a_page_sends_is_ignored(cast):
     assert await sender.receive_nothing(timeout=0.1)
     for communicator in (sender, listener):
         await communicator.disconnect()
+
+
+async def test_a_removal_whose_event_was_lost_still_ends_the_socket(cast, monkeypatch):
+    """Removal closes sockets through an event; if that event never arrives (the channel
+    layer was down just then), the socket asks again before forwarding later events."""
+    from studio import consumers
+
+    monkeypatch.setattr(consumers, "MEMBERSHIP_RECHECK_SECONDS", 0)
+    gallery = await sync_to_async(Gallery.default_for)(cast.team)
+    viewer, ok = await connect(cast.viewer, gallery)
+    editor, ok_too = await connect(cast.editor, gallery)
+    assert ok and ok_too
+    await Membership.objects.filter(team=cast.team, user=cast.viewer).adelete()  # no event
+    job = await sync_to_async(submit)(cast.editor, cast.team)
+    assert await closes(viewer)
+    assert f'id="job-{job.pk}"' in await editor.receive_from(timeout=10)
+    await editor.disconnect()
