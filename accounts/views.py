@@ -4,13 +4,13 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import teams
 from .forms import ApiTokenForm, InviteForm, RoleForm, SignUpForm, TeamForm
 from .models import ApiToken, Invitation, Membership, Role
 from .permissions import Action, require, role_in, team_for
+from .redirects import on_this_site_or
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,11 +29,7 @@ def signup(request):
 
 def _safe_next(request) -> str:
     """The ?next= page to continue to, if it is on this site (never an open redirect)."""
-    target = request.GET.get("next", "")
-    allowed = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    return target if allowed else ""
+    return on_this_site_or(request, request.GET.get("next", ""), "")
 
 
 @login_required

@@ -11,10 +11,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import Action, can, get_for
+from accounts.redirects import on_this_site_or
 
 from .. import files, imaging, live, review, sharing, versions
 from ..briefs import FIELDS
@@ -181,12 +181,11 @@ def favourite(request, asset_id):
             {"asset_id": asset.pk, "is_favourite": is_favourite},
         )
     # Back to the page the star was clicked on, if that page is on this site.
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        back = reverse("studio:asset", args=[asset.pk])
-    return redirect(back)
+    return redirect(
+        on_this_site_or(
+            request, request.POST.get("next", ""), reverse("studio:asset", args=[asset.pk])
+        )
+    )
 
 
 @login_required

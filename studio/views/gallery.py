@@ -315,7 +315,7 @@ def signed_file(request, token):
 @require_POST
 def gallery_create(request, gallery_id):
     current = _gallery(request, gallery_id, Action.CREATE)
-    name = request.POST.get("name", "").strip()[:80]
+    name = _posted_name(request)
     if not name:
         messages.error(request, "Give the new gallery a name.")
         return redirect("studio:gallery", gallery_id=current.pk)
@@ -328,7 +328,7 @@ def gallery_create(request, gallery_id):
 @require_POST
 def gallery_rename(request, gallery_id):
     gallery = _gallery(request, gallery_id, Action.CREATE)
-    name = request.POST.get("name", "").strip()[:80]
+    name = _posted_name(request)
     if not name:
         messages.error(request, "A gallery needs a name.")
     else:
@@ -338,11 +338,14 @@ def gallery_rename(request, gallery_id):
     return redirect("studio:gallery", gallery_id=gallery.pk)
 
 
+def _posted_name(request) -> str:
+    """A gallery's name from a form: trimmed, at most the 80 characters the field holds."""
+    return request.POST.get("name", "").strip()[: Gallery._meta.get_field("name").max_length]
+
+
 @login_required
 @require_POST
 def gallery_archive(request, gallery_id):
-    from django.utils import timezone
-
     gallery = _gallery(request, gallery_id, Action.CREATE)
     if gallery.archived_at:
         gallery.archived_at = None
