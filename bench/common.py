@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,3 +319,27 @@ def png_bytes(image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def job_event(event_type: str, job_id: str, **changes) -> dict:
+    """A job event as a worker publishes it, for a job of the benchmark's teapot brief."""
+    from studio import events
+
+    view = events.JobView(
+        id=job_id,
+        status="running",
+        status_label="Running",
+        kind="generate",
+        kind_label="Generated",
+        model="sketch",
+        model_label="Sketch (offline study)",
+        prompt=BRIEF["subject"],
+        n=1,
+        cost=1,
+        progress=0.5,
+        message="",
+        error="",
+        created_by="bench",
+        engine="sketch",
+    )
+    return events.job_payload(event_type, replace(view, **changes))

@@ -29,6 +29,7 @@ from .common import (
     emit,
     form_headers,
     free_port,
+    job_event,
     job_form,
     log,
     make_member,
@@ -95,24 +96,14 @@ class Audience:
 def succeeded_payload(job_id: str) -> dict:
     from studio import events
 
-    view = events.JobView(
-        id=job_id,
+    return job_event(
+        events.JOB_SUCCEEDED,
+        job_id,
         status="succeeded",
         status_label="Finished",
-        kind="generate",
-        kind_label="Generated",
-        model="sketch",
-        model_label="Sketch (offline study)",
-        prompt="A ceramic teapot with a chipped spout",
-        n=1,
-        cost=1,
         progress=1.0,
         message="Done",
-        error="",
-        created_by="bench",
-        engine="sketch",
     )
-    return events.job_payload(events.JOB_SUCCEEDED, view)
 
 
 async def scale_rounds(studio_port, relay_port, gallery_id, session, web_pid) -> dict:

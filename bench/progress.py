@@ -23,6 +23,7 @@ from .common import (
     browser_headers,
     emit,
     free_port,
+    job_event,
     log,
     make_member,
     manage,
@@ -42,24 +43,7 @@ WARMUP = 20
 def progress_payload(job_id: str, marker: str) -> dict:
     from studio import events
 
-    view = events.JobView(
-        id=job_id,
-        status="running",
-        status_label="Running",
-        kind="generate",
-        kind_label="Generated",
-        model="sketch",
-        model_label="Sketch (offline study)",
-        prompt="A ceramic teapot with a chipped spout",
-        n=1,
-        cost=1,
-        progress=0.5,
-        message=marker,
-        error="",
-        created_by="bench",
-        engine="sketch",
-    )
-    return events.job_payload(events.JOB_PROGRESS, view)
+    return job_event(events.JOB_PROGRESS, job_id, message=marker)
 
 
 async def measure(studio_port: int, relay_port: int, gallery_id, session: str) -> dict:
