@@ -11,7 +11,9 @@
       template.innerHTML = text;
       const out = [];
       for (const node of Array.from(template.content.children)) {
-        if (node.id && document.getElementById(node.id)) {
+        const current = node.id && document.getElementById(node.id);
+        if (current) {
+          keepViewerState(node, current);
           out.push(node.outerHTML);
           continue;
         }
@@ -29,6 +31,17 @@
       return out.join("");
     },
   });
+
+  // A pushed card is rendered once for everyone watching, so it cannot know this viewer's
+  // star or whether they had it selected: those stay as they were on the page.
+  function keepViewerState(fresh, current) {
+    const star = '[aria-label="Favourite"]';
+    const oldStar = current.querySelector(star);
+    const newStar = fresh.querySelector(star);
+    if (oldStar && newStar) newStar.replaceWith(oldStar.cloneNode(true));
+    const box = 'input[name="asset"]';
+    if (current.querySelector(box)?.checked) fresh.querySelector(box)?.setAttribute("checked", "");
+  }
 
   const status = () => document.querySelector("[data-live-status]");
   document.body.addEventListener("htmx:wsOpen", (event) => {

@@ -165,3 +165,35 @@ def test_a_page_that_lost_its_socket_catches_up_when_it_is_back(cast, page, log_
     expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=20_000)
     expect(card).to_have_count(1)
     expect(card.get_by_role("img", name="A kite over dunes")).to_be_visible()
+
+
+def test_a_card_replaced_live_keeps_this_viewers_star_and_selection(cast, page, log_in):
+    """A teammate's variation replaces the asset's card for everyone; the viewer's own
+    favourite star and selection tick stay on it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from studio import iterations
+    from studio.models import Version
+    from tests.pipeline import submit, wait_until_finished
+
+    with ThreadPoolExecutor(1) as pool:  # off Playwright's event loop
+        job = pool.submit(submit, cast.editor, cast.team, subject="A paper boat").result()
+        assert pool.submit(wait_until_finished, job).result() == "succeeded"
+    log_in(page, cast.editor)
+    page.goto("/")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible()
+    card = page.get_by_role("listitem", name="A paper boat")
+    card.get_by_role("button", name="Favourite").click()
+    expect(card.get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "true")
+    card.get_by_role("checkbox", name="Select A paper boat").check()
+    first_version = card.get_by_role("img", name="A paper boat").get_attribute("src")
+
+    with ThreadPoolExecutor(1) as pool:
+        version = Version.objects.get(job=job)
+        variation = pool.submit(iterations.variations, cast.owner, version).result()
+        assert pool.submit(wait_until_finished, variation).result() == "succeeded"
+    expect(card.get_by_role("img", name="A paper boat")).not_to_have_attribute(
+        "src", first_version
+    )  # the card now shows the variation
+    expect(card.get_by_role("button", name="Favourite")).to_have_attribute("aria-pressed", "true")
+    expect(card.get_by_role("checkbox", name="Select A paper boat")).to_be_checked()
