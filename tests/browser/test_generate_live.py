@@ -30,6 +30,8 @@ def test_brief_preview_cost_and_live_generation_seen_by_a_teammate(cast, page, s
     page.get_by_role("button", name="Generate").click()
     expect(page.get_by_role("status").filter(has_text="Queued 2 images")).to_be_visible()
     expect(page.locator("#credit-balance")).to_have_text(str(cast.team.credit_balance - 2))
+    # The brief panel's "left" follows the spend too, not only the header.
+    expect(page.get_by_text(f"of {cast.team.credit_balance - 2} left")).to_be_visible()
 
     # Both browsers see the two finished images arrive without reloading.
     for viewer in (page, second_page):
