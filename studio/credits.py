@@ -5,7 +5,7 @@ UPDATE, so concurrent submissions can never take it below zero; every change wri
 one ledger entry in the same transaction.
 """
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from accounts.models import Team
@@ -26,6 +26,22 @@ def _balance(team_id) -> int:
     return Team.objects.values_list("credit_balance", flat=True).get(pk=team_id)
 
 
+def _take(team_id, amount: int) -> int | None:
+    """Take `amount` if the balance covers it and return the new balance; None if it does
+    not. One statement, so no other submit can come between the check and the change;
+    RETURNING (PostgreSQL, SQLite 3.35+) saves reading the balance again."""
+    quote = connection.ops.quote_name
+    pk = Team._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Team._meta.db_table)} SET credit_balance = credit_balance - %s "
+            f"WHERE {quote(pk.column)} = %s AND credit_balance >= %s RETURNING credit_balance",
+            [amount, pk.get_db_prep_value(team_id, connection), amount],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 @transaction.atomic
 def record_grant(team: Team, amount: int, note: str) -> CreditEntry:
     """Add credits (a starting balance or a top-up)."""
@@ -41,16 +57,14 @@ def record_grant(team: Team, amount: int, note: str) -> CreditEntry:
 
 def hold(job: Job) -> CreditEntry:
     """Take the job's cost from its team's balance; call inside the job's transaction."""
-    changed = Team.objects.filter(pk=job.team_id, credit_balance__gte=job.cost).update(
-        credit_balance=F("credit_balance") - job.cost
-    )
-    if not changed:
+    balance = _take(job.team_id, job.cost)
+    if balance is None:
         raise InsufficientCredits(job.cost, _balance(job.team_id))
     return CreditEntry.objects.create(
         team_id=job.team_id,
         kind=CreditEntry.Kind.HOLD,
         amount=-job.cost,
-        balance_after=_balance(job.team_id),
+        balance_after=balance,
         job=job,
         note=f"{job.get_kind_display()} on {job.model}",
     )

@@ -259,8 +259,9 @@ def submit(request, gallery_id):
             context["submit_error"] = error.message
         else:
             context["submitted"] = job
-            gallery.team.refresh_from_db(fields=["credit_balance"])
-            context["balance"] = gallery.team.credit_balance
+            if not hasattr(job, "balance_after_hold"):  # a replayed submit holds nothing
+                gallery.team.refresh_from_db(fields=["credit_balance"])
+            context["balance"] = getattr(job, "balance_after_hold", gallery.team.credit_balance)
     if not request.htmx:
         if "submit_error" in context:
             messages.error(request, context["submit_error"])
