@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from . import events
 from .catalog import registry
-from .models import Asset, Gallery, Job, JobStatus, Version
+from .models import Asset, Comment, Gallery, Job, JobStatus, ReviewEvent, Version
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +179,10 @@ CATCH_UP_LIMIT = 100
 
 
 def catch_up(gallery_id, since: datetime) -> list[dict]:
-    """What a page missed after `since` (its socket was down, say while Redis restarted):
-    each image made since, oldest first, then the end of each job finished since, whose
-    card leaves the page or shows its failure. Unfinished jobs come with every connect."""
+    """What a page missed after `since` (its socket was down, say while Redis restarted,
+    or not yet joined after a reload): each image made since, oldest first, then the end
+    of each job finished since (its card leaves the page or shows its failure), then the
+    comments and review changes since. Unfinished jobs come with every connect."""
     since = max(since, timezone.now() - CATCH_UP_HORIZON)
     versions = (
         Version.objects.filter(asset__gallery_id=gallery_id, created_at__gte=since)
@@ -212,7 +213,19 @@ def catch_up(gallery_id, since: datetime) -> list[dict]:
         )
         for job in finished
     ]
-    return made + ended
+    comments = (
+        Comment.objects.filter(version__asset__gallery_id=gallery_id, created_at__gte=since)
+        .select_related("author", "version")
+        .order_by("created_at")[:CATCH_UP_LIMIT]
+    )
+    reviews = (
+        ReviewEvent.objects.filter(asset__gallery_id=gallery_id, created_at__gte=since)
+        .select_related("asset", "actor")
+        .order_by("created_at")[:CATCH_UP_LIMIT]
+    )
+    said = [events.comment_payload(comment_view(comment)) for comment in comments]
+    said += [events.review_payload(review_view(event.asset, event)) for event in reviews]
+    return made + ended + said
 
 
 def since_fragment(now: datetime) -> str:

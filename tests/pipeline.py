@@ -52,3 +52,21 @@ async def drain_with_worker(concurrency=8) -> None:
 
         await asyncio.gather(*list(worker.running.values()))
         await worker.fill()
+
+
+def off_the_loop(function, *args, **kwargs):
+    """Run Django work in a thread of its own, away from Playwright's event loop, and give
+    that thread's database connection back afterwards (to PostgreSQL's pool: a thread that
+    ends holding a pooled connection keeps it from everyone else)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def run():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

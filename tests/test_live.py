@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Membership
+from studio import review
 from studio.asgi import application
 from studio.models import Gallery, Job, Version
 
@@ -136,6 +137,14 @@ async def test_a_page_back_from_a_gap_gets_what_it_missed_once(cast, gallery):
     await communicator.send_to(text_data=json.dumps({"catch_up_since": before.isoformat()}))
     assert await communicator.receive_nothing(timeout=0.2)
     await communicator.disconnect()
+    # Talk about it comes too: a comment and a review change made before this socket joined.
+    await sync_to_async(review.add_comment)(version, cast.editor, "Crop it tighter")
+    await sync_to_async(review.set_status)(version.asset, "approved", cast.owner)
+    late, _ = await connect(cast.viewer, gallery)
+    await late.send_to(text_data=json.dumps({"catch_up_since": before.isoformat()}))
+    said = "\n".join(await receive_until(late, f'id="review-{version.asset_id}-'))
+    assert "Crop it tighter" in said and "Approved" in said
+    await late.disconnect()
 
 
 async def test_catch_up_starts_where_the_page_left_and_ignores_nonsense(cast, gallery):

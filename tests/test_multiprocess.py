@@ -75,6 +75,8 @@ def test_socket_on_one_web_process_sees_a_job_from_the_other_finish(cluster, des
             additional_headers={"Cookie": f"sessionid={session}"},
             origin="http://localhost",
         ) as socket:
+            # A page's socket first hears when it started listening (for catch-ups).
+            assert 'id="live-since"' in await socket.recv()
             job_id = await submit(cluster.url("web-b"), token, gallery, n=1)
             received = []
             async with asyncio.timeout(45):

@@ -135,9 +135,7 @@ def test_presets_advisor_and_saved_briefs(cast, page, log_in):
 def test_a_page_that_lost_its_socket_catches_up_when_it_is_back(cast, page, log_in):
     """A socket dropped by a restart (or Redis going away) reconnects by itself; what
     finished in between arrives then, from the database, without a reload."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tests.pipeline import submit, wait_until_finished
+    from tests.pipeline import off_the_loop, submit, wait_until_finished
 
     server_down = [False]
     connected = []
@@ -157,9 +155,8 @@ def test_a_page_that_lost_its_socket_catches_up_when_it_is_back(cast, page, log_
     server_down[0] = True
     connected[-1].close(code=1012, reason="Service restart")
     expect(page.get_by_text("Reconnecting…")).to_be_visible()
-    with ThreadPoolExecutor(1) as pool:  # off Playwright's event loop
-        job = pool.submit(submit, cast.editor, cast.team, subject="A kite over dunes").result()
-        assert pool.submit(wait_until_finished, job).result() == "succeeded"
+    job = off_the_loop(submit, cast.editor, cast.team, subject="A kite over dunes")
+    assert off_the_loop(wait_until_finished, job) == "succeeded"
     card = page.get_by_role("listitem", name="A kite over dunes")
     expect(card).to_have_count(0)  # finished while the page could not hear it
 
@@ -172,15 +169,12 @@ def test_a_page_that_lost_its_socket_catches_up_when_it_is_back(cast, page, log_
 def test_a_card_replaced_live_keeps_this_viewers_star_and_selection(cast, page, log_in):
     """A teammate's variation replaces the asset's card for everyone; the viewer's own
     favourite star and selection tick stay on it."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from studio import iterations
     from studio.models import Version
-    from tests.pipeline import submit, wait_until_finished
+    from tests.pipeline import off_the_loop, submit, wait_until_finished
 
-    with ThreadPoolExecutor(1) as pool:  # off Playwright's event loop
-        job = pool.submit(submit, cast.editor, cast.team, subject="A paper boat").result()
-        assert pool.submit(wait_until_finished, job).result() == "succeeded"
+    job = off_the_loop(submit, cast.editor, cast.team, subject="A paper boat")
+    assert off_the_loop(wait_until_finished, job) == "succeeded"
     log_in(page, cast.editor)
     page.goto("/")
     expect(page.get_by_text("Live", exact=True)).to_be_visible()
@@ -190,10 +184,9 @@ def test_a_card_replaced_live_keeps_this_viewers_star_and_selection(cast, page, 
     card.get_by_role("checkbox", name="Select A paper boat").check()
     first_version = card.get_by_role("img", name="A paper boat").get_attribute("src")
 
-    with ThreadPoolExecutor(1) as pool:
-        version = Version.objects.get(job=job)
-        variation = pool.submit(iterations.variations, cast.owner, version).result()
-        assert pool.submit(wait_until_finished, variation).result() == "succeeded"
+    version = Version.objects.get(job=job)
+    variation = off_the_loop(iterations.variations, cast.owner, version)
+    assert off_the_loop(wait_until_finished, variation) == "succeeded"
     expect(card.get_by_role("img", name="A paper boat")).not_to_have_attribute(
         "src", first_version
     )  # the card now shows the variation

@@ -1,7 +1,6 @@
 """The studio as a team uses it: filters, versions, compare, live review, roles, sharing."""
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from playwright.sync_api import expect
@@ -9,7 +8,7 @@ from playwright.sync_api import expect
 from studio import sharing
 from studio.models import Asset, Version
 
-from ..pipeline import drain, submit, wait_until_finished
+from ..pipeline import drain, off_the_loop, submit, wait_until_finished
 
 
 def make(cast, subject, user=None) -> Version:
@@ -21,8 +20,7 @@ def make(cast, subject, user=None) -> Version:
         assert wait_until_finished(job) == "succeeded"
         return Version.objects.select_related("asset").get(job=job)
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result()
+    return off_the_loop(work)
 
 
 def child_of(version: Version, kind="edit") -> Version:
