@@ -448,9 +448,10 @@ is counted by the fake server: requests it holds open at once (peak, and the mea
 batch). The ideal throughput is jobs / 2 s. Engine calls are awaited on asyncio, so the
 worker holds far more than 64 requests open; what limits throughput is CPU: decoding and
 thumbnailing each image and the job's database writes (all of a worker's database calls go
-through one thread) cost tens of milliseconds per job, so on two busy cores a worker
-finishes 10–20 jobs a second. With real API latencies (10–60 s per image) that is far more
-than 64 in flight; at 2 s it is the ceiling.
+through one thread) cost about 15 ms of the worker's CPU per job (the fake API's small
+images), so on two cores shared with the fake server and the database one worker finishes
+50–60 jobs a second. With real API latencies (10–60 s per image) that is far more than 64
+in flight; at 2 s it is the ceiling.
 
 **d. Gallery.** 50,000 assets with two versions each (100,000 versions) in one gallery,
 inserted with `bulk_create`. Pages are requested through Django's test client in the
