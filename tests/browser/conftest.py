@@ -3,12 +3,16 @@
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.live import LiveServer
 
 CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# Assertions wait for what the page shows, as long as actions may take: a loaded CI
+# machine can take more than Playwright's default 5 s to draw and push an image.
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(items):
