@@ -81,12 +81,17 @@ document.addEventListener("click", (event) => {
   });
 })();
 
-// Compare: the swipe slider reveals the right image over the left one.
-document.addEventListener("input", (event) => {
-  const range = event.target.closest("[data-swipe-range]");
-  if (!range) return;
+// Compare: the swipe slider reveals the right image over the left one. It starts from the
+// slider's value as this script finds it (moved before the script ran, or restored by
+// the browser on going back), then follows it.
+function showSwipe(range) {
   const top = document.querySelector("[data-swipe-top]");
   if (top) top.style.setProperty("--swipe", range.value + "%");
+}
+document.querySelectorAll("[data-swipe-range]").forEach(showSwipe);
+document.addEventListener("input", (event) => {
+  const range = event.target.closest("[data-swipe-range]");
+  if (range) showSwipe(range);
 });
 
 // Gallery selection: say how many images are selected for the zip.
