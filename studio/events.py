@@ -73,7 +73,6 @@ class AssetView:
     review_status: str
     review_label: str
     created_by: str
-    new_asset: bool
     parent_id: str = ""
     created_at: str = ""
     is_favourite: bool = False  # per viewer: only pages rendered for a user set it

@@ -407,9 +407,9 @@ async def _record(state: RunState, slot: int, files, names, requested, started: 
     if recorded is None:
         await asyncio.to_thread(versions.discard, *names)
         return
-    asset, version, new_asset = recorded
+    asset, version = recorded
     state.done_slots.add(slot)
-    view = live.asset_view(asset, version, new_asset=new_asset, created_by=state.view_created_by)
+    view = live.asset_view(asset, version, created_by=state.view_created_by)
     await live.publish(job.gallery_id, events.version_payload(view, str(job.pk)))
 
 

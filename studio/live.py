@@ -49,9 +49,7 @@ def job_view(job: Job, created_by: str = "") -> events.JobView:
     )
 
 
-def asset_view(
-    asset: Asset, version: Version, *, new_asset: bool, created_by: str
-) -> events.AssetView:
+def asset_view(asset: Asset, version: Version, *, created_by: str) -> events.AssetView:
     return events.AssetView(
         id=str(asset.pk),
         title=asset.title,
@@ -65,7 +63,6 @@ def asset_view(
         review_status=asset.review_status,
         review_label=asset.get_review_status_display(),
         created_by=created_by,
-        new_asset=new_asset,
         parent_id=str(version.parent_id or ""),
         created_at=version.created_at.isoformat() if version.created_at else "",
     )
@@ -199,7 +196,6 @@ def catch_up(gallery_id, since: datetime) -> list[dict]:
             asset_view(
                 version.asset,
                 version,
-                new_asset=False,
                 created_by=version.created_by.username if version.created_by else "",
             ),
             str(version.job_id or ""),

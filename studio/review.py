@@ -65,7 +65,7 @@ def restore(version: Version, actor: User) -> Asset:
     asset = Asset.objects.select_for_update().get(pk=version.asset_id)
     asset.current_version = version
     asset.save(update_fields=["current_version", "updated_at"])
-    view = live.asset_view(asset, version, new_asset=False, created_by=actor.username)
+    view = live.asset_view(asset, version, created_by=actor.username)
     payload = events.version_payload(view, "", activity=f"{actor.username} restored a version")
     transaction.on_commit(lambda: live.publish_sync(asset.gallery_id, payload))
     return asset

@@ -156,13 +156,13 @@ def record(
     names: tuple[str, str],
     requested: tuple[int, int],
     duration_ms: int,
-) -> tuple[Asset, Version, bool] | None:
+) -> tuple[Asset, Version] | None:
     """Create the Version (and for a fresh generation its Asset). None if the slot is
     stored already, which happens when a job is retried after a worker died mid-way: the
     unique (job, slot) constraint refuses it and nothing of this call is kept."""
     try:
         with transaction.atomic():
-            asset, new_asset = _asset_for(job)
+            asset = _asset_for(job)
             version = Version.objects.create(
                 team_id=job.team_id,
                 asset=asset,
@@ -190,22 +190,21 @@ def record(
             )
             asset.current_version = version
             asset.save(update_fields=["current_version", "updated_at"])
-            return asset, version, new_asset
+            return asset, version
     except IntegrityError:
         return None
 
 
-def _asset_for(job: Job) -> tuple[Asset, bool]:
+def _asset_for(job: Job) -> Asset:
     """A fresh generation starts an asset; every other kind adds to its source's."""
     if job.asset_id is None:
-        asset = Asset.objects.create(
+        return Asset.objects.create(
             team_id=job.team_id,
             gallery_id=job.gallery_id,
             title=title_for(job),
             created_by_id=job.created_by_id,
         )
-        return asset, True
-    return Asset.objects.select_for_update().get(pk=job.asset_id), False
+    return Asset.objects.select_for_update().get(pk=job.asset_id)
 
 
 def open_original(version: Version) -> Image.Image:

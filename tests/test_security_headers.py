@@ -98,7 +98,7 @@ def test_live_fragments_keep_to_the_policy(cast):
         for kind in (events.JOB_QUEUED, events.JOB_STARTED, events.JOB_PROGRESS)
     ]
     payloads.append(events.job_payload(events.JOB_SUCCEEDED, live.job_view(world.job)))
-    view = live.asset_view(world.asset, world.version, new_asset=True, created_by="olivia")
+    view = live.asset_view(world.asset, world.version, created_by="olivia")
     payloads.append(events.version_payload(view, str(world.job.pk)))
     payloads.append(events.comment_payload(live.comment_view(world.comment)))
     for payload in payloads:

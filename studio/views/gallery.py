@@ -44,7 +44,6 @@ def _cards(rows) -> list[AssetView]:
             asset_view(
                 asset,
                 asset.current_version,
-                new_asset=False,
                 created_by=asset.created_by.username if asset.created_by else "",
             ),
             is_favourite=asset.is_favourite,
