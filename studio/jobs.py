@@ -167,8 +167,9 @@ def submit(user: User, gallery: Gallery, request: JobRequest) -> Job:
                 request_hash=fingerprint,
                 message="Waiting for a worker",
             )
-            # Kept on the job so the page can show the credits left without asking again.
-            job.balance_after_hold = credits.hold(job).balance_after
+            held = credits.hold(job)
+            if Gallery.team.is_cached(gallery):  # a page showing the balance need not ask again
+                gallery.team.credit_balance = held.balance_after
             transaction.on_commit(lambda: announce(job))
     except credits.InsufficientCredits as error:
         raise SubmitError("credits", str(error), 402) from error

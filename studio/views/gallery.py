@@ -258,9 +258,7 @@ def submit(request, gallery_id):
             context["submit_error"] = error.message
         else:
             context["submitted"] = job
-            if not hasattr(job, "balance_after_hold"):  # a replayed submit holds nothing
-                gallery.team.refresh_from_db(fields=["credit_balance"])
-            context["balance"] = getattr(job, "balance_after_hold", gallery.team.credit_balance)
+            context["balance"] = gallery.team.credit_balance  # submit() updated it
     if not request.htmx:
         if "submit_error" in context:
             messages.error(request, context["submit_error"])
