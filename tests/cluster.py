@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from django.conf import settings
 from django.db import connection
+from websockets.asyncio.client import connect
 
 from studio.models import Gallery
 
@@ -80,9 +81,11 @@ class Cluster:
         )
         self.processes: dict[str, subprocess.Popen] = {}
         self.ports: dict[str, int] = {}
+        self._logs: list = []
 
     def start(self, name: str, *args: str) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
+        self._logs.append(log)
         self.processes[name] = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
@@ -136,6 +139,16 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        for log in self._logs:
+            log.close()
+
+    async def watch(self, web: str, gallery, session: str):
+        """A page's socket on the web process `web`, as the designer's browser opens it."""
+        return await connect(
+            f"{self.url(web, 'ws')}/ws/galleries/{gallery.pk}/",
+            additional_headers={"Cookie": f"sessionid={session}"},
+            origin="http://localhost",
+        )
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{self.log(name)[-2000:]}" for name in self.processes)
@@ -157,3 +170,32 @@ async def submit(web_url: str, token: str, gallery: Gallery, n: int) -> str:
     ):
         assert response.status == 202, await response.text()
         return (await response.json())["id"]
+
+
+@contextlib.contextmanager
+def one_web_one_worker(workdir: Path, api_url: str, **env: str):
+    """A web process ("web") and a worker ("worker") on local files, with `env` on top."""
+    cluster = Cluster(workdir, api_url, workers=("worker",))
+    cluster.env.pop("STUDIO_S3_BUCKET", None)
+    cluster.env.update(env)
+    try:
+        cluster.start_web("web")
+        cluster.start("worker", "worker", "--name", "worker")
+        cluster.wait_until_ready()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def s3_client():
+    """A boto3 client for the test bucket's server, from the studio's own settings."""
+    import boto3
+
+    options = settings.STORAGES["default"]["OPTIONS"]
+    return boto3.client(
+        "s3",
+        endpoint_url=options["endpoint_url"],
+        region_name=options["region_name"],
+        aws_access_key_id=options["access_key"],
+        aws_secret_access_key=options["secret_key"],
+    )

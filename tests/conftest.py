@@ -29,16 +29,9 @@ def _s3_bucket():
 
     if not settings.S3_BUCKET:
         return
-    import boto3
+    from .cluster import s3_client
 
-    options = settings.STORAGES["default"]["OPTIONS"]
-    client = boto3.client(
-        "s3",
-        endpoint_url=options["endpoint_url"],
-        region_name=options["region_name"],
-        aws_access_key_id=options["access_key"],
-        aws_secret_access_key=options["secret_key"],
-    )
+    client = s3_client()
     existing = {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}
     if settings.S3_BUCKET not in existing:
         client.create_bucket(Bucket=settings.S3_BUCKET)

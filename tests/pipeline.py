@@ -31,17 +31,15 @@ async def drain() -> int:
 
 def wait_until_finished(job, timeout=30.0):
     """Wait for a job some worker runs (e.g. the live server's) to finish; fail at the deadline."""
-    import time
-
     from studio.models import Job
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from .cluster import eventually
+
+    def finished():
         status = Job.objects.values_list("status", flat=True).get(pk=job.pk)
-        if status in ("succeeded", "failed"):
-            return status
-        time.sleep(0.05)  # poll the condition, bounded by the deadline
-    raise AssertionError(f"Job {job.pk} did not finish within {timeout} s")
+        return status if status in ("succeeded", "failed") else None
+
+    return eventually(finished, timeout, f"Job {job.pk} did not finish")
 
 
 async def drain_with_worker(concurrency=8) -> None:

@@ -17,8 +17,9 @@ from accounts.models import Team
 from studio.catalog import reset_registry
 from studio.models import Job, Version, VersionKind
 
-from .test_edits import make_version, painted_mask, picture
+from .test_edits import make_version, picture
 from .test_imaging import png_claiming_size
+from .world import painted_mask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,17 +13,9 @@ from studio.jobs import SubmitError
 from studio.models import Job, JobStatus, Version
 
 from .pipeline import drain, submit
+from .world import painted_mask
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def painted_mask(size, box) -> bytes:
-    """White where to change, on a transparent canvas, like the editor paints."""
-    mask = Image.new("RGBA", size, (0, 0, 0, 0))
-    mask.paste((255, 255, 255, 255), box)
-    out = io.BytesIO()
-    mask.save(out, "PNG")
-    return out.getvalue()
 
 
 def picture(size=(64, 64), colour=(10, 200, 30)) -> bytes:

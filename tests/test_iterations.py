@@ -18,7 +18,8 @@ from studio.jobs import SubmitError
 from studio.models import Asset, Gallery, Job, JobStatus, Version, VersionKind
 
 from .pipeline import drain
-from .test_edits import make_version, painted_mask, pixels
+from .test_edits import make_version, pixels
+from .world import painted_mask
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,13 +11,12 @@ import os
 
 import pytest
 from django.conf import settings
-from websockets.asyncio.client import connect
 
 from accounts.models import Team
 from studio import credits
 from studio.models import CreditEntry, Job, JobStatus, Version
 
-from .cluster import Cluster, eventually, submit
+from .cluster import Cluster, eventually, s3_client, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.s3]
 
@@ -52,29 +51,12 @@ def cluster(django_db_setup, fake_openai_server, tmp_path_factory):
         running.stop()
 
 
-def s3_client():
-    import boto3
-
-    options = settings.STORAGES["default"]["OPTIONS"]
-    return boto3.client(
-        "s3",
-        endpoint_url=options["endpoint_url"],
-        region_name=options["region_name"],
-        aws_access_key_id=options["access_key"],
-        aws_secret_access_key=options["secret_key"],
-    )
-
-
 def test_socket_on_one_web_process_sees_a_job_from_the_other_finish(cluster, designer, fake_openai):
     user, team, gallery, session, token = designer
     fake_openai.latency = 0.3  # three answers (two previews, the image): about a second
 
     async def watch_and_submit():
-        async with connect(
-            f"{cluster.url('web-a', 'ws')}/ws/galleries/{gallery.pk}/",
-            additional_headers={"Cookie": f"sessionid={session}"},
-            origin="http://localhost",
-        ) as socket:
+        async with await cluster.watch("web-a", gallery, session) as socket:
             # A page's socket first hears when it started listening (for catch-ups).
             assert 'id="live-since"' in await socket.recv()
             job_id = await submit(cluster.url("web-b"), token, gallery, n=1)

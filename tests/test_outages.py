@@ -7,7 +7,6 @@ socket, once Redis is back, catches up from the database; live updates resume.
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -16,12 +15,11 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 import redis
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from studio.models import Job, JobStatus, Version
 
-from .cluster import Cluster, eventually, free_port, submit
+from .cluster import eventually, free_port, one_web_one_worker, submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -75,29 +73,15 @@ class PrivateRedis:
 
 @pytest.fixture
 def outage(django_db_setup, fake_openai_server, tmp_path):
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("needs PostgreSQL shared by the processes")  # conftest fails this in CI
     private = PrivateRedis(tmp_path)
     private.start()
-    cluster = Cluster(tmp_path, fake_openai_server.base_url, workers=("worker",))
-    cluster.env["REDIS_URL"] = private.url
-    cluster.env.pop("STUDIO_S3_BUCKET", None)  # local files: this test is about Redis
     try:
-        cluster.start_web("web")
-        cluster.start("worker", "worker", "--name", "worker")
-        cluster.wait_until_ready()
-        yield cluster, private
+        with one_web_one_worker(
+            tmp_path, fake_openai_server.base_url, REDIS_URL=private.url
+        ) as cluster:
+            yield cluster, private
     finally:
-        cluster.stop()
         private.stop()
-
-
-async def watch(cluster, gallery, session):
-    return await connect(
-        f"{cluster.url('web', 'ws')}/ws/galleries/{gallery.pk}/",
-        additional_headers={"Cookie": f"sessionid={session}"},
-        origin="http://localhost",
-    )
 
 
 async def until(socket, marker: str, seconds: float = 30) -> list[str]:
@@ -117,7 +101,7 @@ def test_redis_down_pages_work_jobs_finish_and_live_resumes(outage, designer, fa
 
     async def scenario():
         # Live, as normal.
-        socket = await watch(cluster, gallery, session)
+        socket = await cluster.watch("web", gallery, session)
         first = await submit(web, token, gallery, n=1)
         await until(socket, f'id="job-{first}" hx-swap-oob="delete"')
         before_outage = datetime.now(UTC)
@@ -142,7 +126,7 @@ def test_redis_down_pages_work_jobs_finish_and_live_resumes(outage, designer, fa
         # Nothing is lost: the job is queued, and the worker finds it without a wake-up.
         during = await submit(web, token, gallery, n=1)
         with pytest.raises(InvalidStatus):
-            await watch(cluster, gallery, session)  # no socket while Redis is away
+            await cluster.watch("web", gallery, session)  # no socket while Redis is away
         return first, during, before_outage
 
     first, during, before_outage = asyncio.run(scenario())
@@ -160,7 +144,7 @@ def test_redis_down_pages_work_jobs_finish_and_live_resumes(outage, designer, fa
         async with asyncio.timeout(30):
             while True:
                 try:
-                    socket = await watch(cluster, gallery, session)
+                    socket = await cluster.watch("web", gallery, session)
                     break
                 except InvalidStatus:
                     await asyncio.sleep(0.5)  # the page's own retry pause
@@ -196,18 +180,10 @@ def cut_database_connections() -> int:
 
 @pytest.fixture
 def studio_processes(django_db_setup, fake_openai_server, tmp_path):
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("needs PostgreSQL shared by the processes")  # conftest fails this in CI
-    cluster = Cluster(tmp_path, fake_openai_server.base_url, workers=("worker",))
-    cluster.env.pop("STUDIO_S3_BUCKET", None)
-    cluster.env["PGAPPNAME"] = CLUSTER_APP_NAME
-    try:
-        cluster.start_web("web")
-        cluster.start("worker", "worker", "--name", "worker")
-        cluster.wait_until_ready()
+    with one_web_one_worker(
+        tmp_path, fake_openai_server.base_url, PGAPPNAME=CLUSTER_APP_NAME
+    ) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_database_connections_cut_under_load_recover_without_a_restart(

@@ -7,7 +7,7 @@ an API token; `World.values(name)` answers the values of a URL parameter by its 
 
 import io
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.core import signing
@@ -21,6 +21,7 @@ from .pipeline import drain, submit
 
 
 def painted_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes:
+    """White where to change, on a transparent canvas, like the editor paints."""
     mask = Image.new("RGBA", size, (0, 0, 0, 0))
     mask.paste((255, 255, 255, 255), box)
     out = io.BytesIO()
@@ -29,7 +30,7 @@ def painted_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes
 
 
 class UnknownParameter(LookupError):
-    """A URL parameter the sweep cannot fill: teach World.value() about it."""
+    """A URL parameter the sweep cannot fill: teach World.values() about it."""
 
 
 @dataclass
@@ -51,7 +52,6 @@ class World:
     share_link: ShareLink
     share_token: str
     comment: Comment
-    extra: dict = field(default_factory=dict)
 
     def signed_token(self, kind: str = "original") -> str:
         """A token for /files/<token>/, as files.signed_url() makes for local storage."""
@@ -89,7 +89,6 @@ class World:
             "kind": list(files.KINDS),
             "fmt": ["png", "webp", "jpeg"],
         }
-        by_name.update(self.extra)
         if param in by_name:
             value = by_name[param]
             return [str(v) for v in value] if isinstance(value, list) else [str(value)]
