@@ -62,7 +62,7 @@ def open_image(
     formats = tuple(f.upper() for f in formats)
     if len(data) > max_bytes:
         raise ImageRejected(
-            f"The file is {_megabytes(len(data))} MB; the limit is {_megabytes(max_bytes)} MB.",
+            f"The file is {megabytes(len(data))} MB; the limit is {megabytes(max_bytes)} MB.",
             code="too_large",
         )
     img = _open_header(data, formats)
@@ -230,7 +230,7 @@ def _describe(formats: tuple[str, ...]) -> str:
     return f"{', '.join(names[:-1])} or {names[-1]}"
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
     # Round up to a tenth so a file just over the limit never reads as equal to it.
     return f"{math.ceil(size * 10 / _MB) / 10:g}"
 
@@ -325,8 +325,7 @@ def load_painted_mask(
     """
     if len(data) > max_bytes:
         raise MaskRejected(
-            f"The mask file is {_megabytes(len(data))} MB; "
-            f"the limit is {_megabytes(max_bytes)} MB.",
+            f"The mask file is {megabytes(len(data))} MB; the limit is {megabytes(max_bytes)} MB.",
             code="too_large",
         )
     if _sniff_format(data) != "PNG":

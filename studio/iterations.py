@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from PIL import Image
 
 from accounts.models import User
-from accounts.permissions import Action, get_for
+from accounts.permissions import Action, get_for, role_allows
 
 from . import imaging, lineup, versions
 from .briefs import FIELDS, Brief, compose_prompt
@@ -36,10 +36,15 @@ PROMOTE_INSTRUCTION = (
 
 
 def _check(user: User, version: Version) -> Version:
-    """The version again, with the rights to make new versions from it (404/403 otherwise)."""
-    return get_for(
-        user, Version.objects.select_related("asset__gallery"), Action.CREATE, pk=version.pk
-    )
+    """The version, with the rights to make new versions from it (404/403 otherwise). One
+    the caller fetched through get_for with those rights is not asked for again, and its
+    gallery carries the role on to jobs.submit."""
+    if not role_allows(getattr(version, "user_role", None), Action.CREATE):
+        version = get_for(
+            user, Version.objects.select_related("asset__gallery"), Action.CREATE, pk=version.pk
+        )
+    version.asset.gallery.user_role = version.user_role
+    return version
 
 
 def _prompt(version: Version) -> str:
@@ -110,12 +115,12 @@ def enlarge(job: Job) -> Image.Image:
     return imaging.upscale(source, factor, max_side=MAX_UPSCALE_SIDE, upscaler=upscaler())
 
 
-def promote_targets(version: Version) -> list:
+def promote_targets(version: Version, gone: frozenset[str] | None = None) -> list:
     """Models a version can be promoted to: those that edit, except its own, best first."""
     rank = {"best": 0, "balanced": 1, "editing": 2, "draft": 3}
     choices = [
         choice
-        for choice in lineup.choices()
+        for choice in lineup.choices(gone)
         if choice.spec.can("edit") and choice.spec.key != version.model
     ]
     return sorted(choices, key=lambda choice: (not choice.selectable, rank[choice.spec.tier]))
@@ -198,17 +203,18 @@ class Options:
 
 
 def options(version: Version) -> Options:
+    gone = lineup.unavailable()  # one query serves the variation note and the promotions
     variation_cost, variation_note = None, ""
     try:
         spec = registry().get(version.model)
     except UnknownModel:
         variation_note = "The model of this version is no longer known to the studio."
     else:
-        variation_note = lineup.check_usable(spec) or ""
+        variation_note = lineup.check_usable(spec, gone) or ""
         if not variation_note and version.quality in spec.qualities:
             variation_cost = cost(spec, version.quality, version.aspect_ratio, 1)
     promotions = []
-    for choice in promote_targets(version):
+    for choice in promote_targets(version, gone):
         spec = choice.spec
         price = cost(spec, promote_quality(spec), version.aspect_ratio, 1, references=1)
         promotions.append(

@@ -63,12 +63,12 @@ def default_model(gone: frozenset[str] | None = None) -> ModelSpec:
     return registry().default(configured_engines(), today(), gone)
 
 
-def check_usable(spec: ModelSpec) -> str | None:
+def check_usable(spec: ModelSpec, gone: frozenset[str] | None = None) -> str | None:
     """Why this model can't take a job now, or None if it can."""
     if spec.engine not in configured_engines():
         return (
             f"{spec.label} needs an OpenAI API key on the server; "
             "this studio runs offline with the sketch engine."
         )
-    life = registry().lifecycle(spec, today(), unavailable())
+    life = registry().lifecycle(spec, today(), unavailable() if gone is None else gone)
     return None if life.usable else life.message

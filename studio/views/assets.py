@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import Action, can, get_for
+from accounts.permissions import Action, get_for, role_allows
 from accounts.redirects import on_this_site_or
 
 from .. import files, imaging, live, review, sharing, versions
@@ -93,11 +93,13 @@ def asset_page(request, asset_id):
         if selected
         else []
     )
+    can_create = role_allows(asset.user_role, Action.CREATE)
     context = {
         "asset": asset,
         "gallery": asset.gallery,
         "live_since": live_since,
-        "team": asset.team,
+        # The header shows the team whose credits this page's iterations spend.
+        "current_team": asset.team,
         "selected": selected,
         "selected_id": str(selected.pk) if selected else "",
         "tree": version_tree(asset, all_versions),
@@ -108,13 +110,11 @@ def asset_page(request, asset_id):
         "comments": comments,
         "review_history": asset.review_events.select_related("actor")[:20],
         "statuses": ReviewStatus.choices,
-        "can_create": can(request.user, Action.CREATE, asset.team),
-        "can_comment": can(request.user, Action.COMMENT, asset.team),
+        "can_create": can_create,
+        "can_comment": role_allows(asset.user_role, Action.COMMENT),
         "is_favourite": asset.favourites.filter(user=request.user).exists(),
         "model_label": registry().label(selected.model) if selected else "",
-        "share_links": asset.share_links.filter(revoked_at=None)
-        if can(request.user, Action.CREATE, asset.team)
-        else [],
+        "share_links": asset.share_links.filter(revoked_at=None) if can_create else [],
         "new_share_url": request.session.pop("new_share_url", None),
         "expiry_choices": [("", "Never"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days")],
     }

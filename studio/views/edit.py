@@ -5,7 +5,6 @@ render the result. The mask itself is painted by static/js/mask-editor.js, which
 it as a PNG at the image's natural size alongside the form.
 """
 
-import math
 import uuid
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.permissions import Action, get_for
 
-from .. import edits, iterations, jobs, lineup
+from .. import edits, imaging, iterations, jobs, lineup
 from ..catalog import UnknownModel, cost, registry
 from ..models import Version
 
@@ -84,16 +83,18 @@ class Estimate:
     note: str = ""
 
 
-def _edit_models() -> list[lineup.ModelChoice]:
-    return [choice for choice in lineup.choices() if choice.spec.can("edit")]
+def _edit_models(gone: frozenset[str]) -> list[lineup.ModelChoice]:
+    return [choice for choice in lineup.choices(gone) if choice.spec.can("edit")]
 
 
-def _default_model(version: Version, choices: list[lineup.ModelChoice]) -> str:
+def _default_model(
+    version: Version, choices: list[lineup.ModelChoice], gone: frozenset[str]
+) -> str:
     """The version's own model when it can edit today, else the studio's default."""
     usable = [choice.spec.key for choice in choices if choice.selectable]
     if version.model in usable:
         return version.model
-    default = lineup.default_model().key
+    default = lineup.default_model(gone).key
     if default in usable:
         return default
     return usable[0] if usable else ""
@@ -138,13 +139,15 @@ def _reference_choices(version: Version):
 
 
 def _context(version: Version, values: EditValues, error: jobs.SubmitError | None = None):
-    choices = _edit_models()
+    gone = lineup.unavailable()  # one query serves the picker and the default
+    choices = _edit_models(gone)
     if not values.model:
-        values.model = _default_model(version, choices)
+        values.model = _default_model(version, choices, gone)
     return {
         "version": version,
         "asset": version.asset,
-        "team": version.team,
+        # The header shows the team whose credits an edit of this version spends.
+        "current_team": version.team,
         "back_url": asset_url(version),
         "values": values,
         "model_choices": choices,
@@ -178,18 +181,14 @@ def edit(request, version_id):
     return render(request, "studio/edit.html", _context(version, values))
 
 
-def _megabytes(size: int) -> str:
-    return f"{math.ceil(size * 10 / (1024 * 1024)) / 10:g}"
-
-
 def _read(upload, what: str, slot: str) -> bytes:
     """An uploaded file's bytes, refused by its size before anything is read."""
     limit = settings.STUDIO_MAX_UPLOAD_BYTES
     if upload.size > limit:
         raise jobs.SubmitError(
             slot,
-            f"{what} is {_megabytes(upload.size)} MB; files up to {_megabytes(limit)} MB "
-            "are accepted.",
+            f"{what} is {imaging.megabytes(upload.size)} MB; "
+            f"files up to {imaging.megabytes(limit)} MB are accepted.",
             413,
         )
     return upload.read()
