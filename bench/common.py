@@ -122,7 +122,7 @@ def postgres_reachable() -> str | None:
     try:
         import psycopg
 
-        with psycopg.connect(_libpq(pg_admin_url()), connect_timeout=3):
+        with psycopg.connect(libpq_url(pg_admin_url()), connect_timeout=3):
             return None
     except Exception as error:
         return f"PostgreSQL at {pg_admin_url()} is not reachable ({type(error).__name__})"
@@ -138,22 +138,23 @@ def redis_reachable() -> str | None:
         return f"Redis at {bench_redis_url()} is not reachable ({type(error).__name__})"
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
+    """psycopg (libpq) wants postgresql://; dj-database-url URLs may say postgres://."""
     return url.replace("postgres://", "postgresql://", 1)
 
 
 def recreate_bench_database() -> None:
     import psycopg
 
-    with psycopg.connect(_libpq(pg_admin_url()), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')
+    drop_bench_database()
+    with psycopg.connect(libpq_url(pg_admin_url()), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{BENCH_DB_NAME}"')
 
 
 def drop_bench_database() -> None:
     import psycopg
 
-    with psycopg.connect(_libpq(pg_admin_url()), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(pg_admin_url()), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)')
 
 
@@ -219,6 +220,33 @@ def wait_for_port(port: int, process: Process | None = None, timeout: float = 60
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+def start_web(
+    started: list[Process], name: str, env: dict[str, str], *, worker: bool = False
+) -> tuple[int, Process]:
+    """`manage.py serve` on a free port, ready to answer; with `worker`, a separate
+    `manage.py worker` too (the embedded setup sets STUDIO_INPROCESS_WORKER instead)."""
+    port = free_port()
+    web = manage("serve", "--port", str(port), env=env, name=f"{name}-web")
+    started.append(web)
+    if worker:
+        started.append(manage("worker", env=env, name=f"{name}-worker"))
+    wait_for_port(port, web)
+    return port, web
+
+
+def start_relay(
+    started: list[Process], name: str, env: dict[str, str], redis_url: str | None = None
+) -> int:
+    """The bare baseline server (bench.relay) on a free port: HTTP POSTs, or with
+    `redis_url` Redis PUBLISHes, pushed to its WebSocket clients."""
+    port = free_port()
+    extra = ["--redis", redis_url] if redis_url else []
+    relay = Process(name, [PYTHON, "-m", "bench.relay", "--port", str(port), *extra], env)
+    started.append(relay)
+    wait_for_port(port, relay)
+    return port
 
 
 @contextlib.contextmanager

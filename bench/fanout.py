@@ -22,25 +22,22 @@ import aiohttp
 from websockets.asyncio.client import connect
 
 from .common import (
-    PYTHON,
-    Process,
     bench_redis_url,
     browser_headers,
     emit,
     form_headers,
-    free_port,
     job_event,
     job_form,
     log,
     make_member,
-    manage,
     median,
     ms,
     processes,
     rss_kb,
     section_env,
     setup_django,
-    wait_for_port,
+    start_relay,
+    start_web,
 )
 
 CLIENTS = 500
@@ -200,24 +197,13 @@ def main() -> None:
     config = "scale" if settings.REDIS_URL else "embedded"
     _, _, gallery, session = make_member(f"fanout-{config}")
     with processes() as started:
-        port = free_port()
         env = section_env(config, BENCH_ENGINE_LATENCY=str(LATENCY))
         if config == "embedded":
             env["STUDIO_INPROCESS_WORKER"] = "true"
-        web = manage("serve", "--port", str(port), env=env, name=f"f-{config}-web")
-        started.append(web)
-        wait_for_port(port, web)
+        port, web = start_web(started, f"f-{config}", env)
         log(f"  f/{config}: {CLIENTS} sockets on one gallery")
         if config == "scale":
-            relay_port = free_port()
-            relay = Process(
-                "f-relay",
-                [PYTHON, "-m", "bench.relay", "--port", str(relay_port)]
-                + ["--redis", bench_redis_url()],
-                env,
-            )
-            started.append(relay)
-            wait_for_port(relay_port, relay)
+            relay_port = start_relay(started, "f-relay", env, bench_redis_url())
             result = asyncio.run(scale_rounds(port, relay_port, gallery.pk, session, web.pid))
         else:
             result = asyncio.run(embedded_rounds(port, gallery.pk, session, web.pid))

@@ -136,8 +136,7 @@ def deep_cursor(gallery) -> str:
         .order_by("-updated_at", "-id")
         .only("pk", "updated_at")[DEEP - 1]
     )
-    make = getattr(gallery_query, "_cursor", None)
-    return make(asset) if make else f"{asset.updated_at.isoformat()}|{asset.pk}"
+    return gallery_query.cursor_after(asset)
 
 
 def figures(times, queries, size) -> dict:

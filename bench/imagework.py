@@ -14,10 +14,19 @@ cropped pixels must be compressed again.
 
 import asyncio
 import io
-import statistics
 import time
 
-from .common import BRIEF, emit, log, make_member, ms, photo_like, png_bytes, setup_django
+from .common import (
+    BRIEF,
+    emit,
+    log,
+    make_member,
+    median,
+    ms,
+    photo_like,
+    png_bytes,
+    setup_django,
+)
 
 REPEAT = 9
 
@@ -75,10 +84,10 @@ def measure(job, data: bytes, final_size) -> dict:
         loop.close()
     return {
         "png_kb": round(len(data) / 1024),
-        "studio_ms": ms(statistics.median(studio)),
-        "prepare_ms": ms(statistics.median(prepare)),
-        "pillow_ms": ms(statistics.median(baseline)),
-        "ratio": round(statistics.median(studio) / statistics.median(baseline), 2),
+        "studio_ms": ms(median(studio)),
+        "prepare_ms": ms(median(prepare)),
+        "pillow_ms": ms(median(baseline)),
+        "ratio": round(median(studio) / median(baseline), 2),
     }
 
 

@@ -25,6 +25,8 @@ from .common import (
     log,
     make_member,
     manage,
+    median,
+    ms,
     processes,
     rss_kb,
     setup_django,
@@ -126,7 +128,7 @@ def run_batch(user, gallery, worker, fake, count: int) -> dict:
         "fake_api_cpu_ms_per_job": round(fake_cpu * 1000 / count, 1),
         "first_claim_s": round(starts[0], 2),
         "last_claim_s": round(starts[-1], 2),
-        "job_median_s": round(durations[len(durations) // 2], 2),
+        "job_median_s": round(median(durations), 2),
         "job_max_s": round(durations[-1], 2),
     }
 
@@ -161,7 +163,7 @@ def claim_rate(user, gallery, count: int = 200, threads: int = 4) -> dict:
     parallel = time.perf_counter() - t0
     Job.objects.filter(worker__startswith="claim").update(status=JobStatus.FAILED)
     return {
-        "claim_median_ms": round(sorted(single)[len(single) // 2] * 1000, 2),
+        "claim_median_ms": ms(median(single)),
         "claims_per_s": round(len(single) / sum(single)),
         "parallel_clients": threads,
         "parallel_claims_per_s": round(claimed / parallel),

@@ -19,37 +19,30 @@ import aiohttp
 from websockets.asyncio.client import connect
 
 from .common import (
-    PYTHON,
     Process,
     emit,
     form_headers,
-    free_port,
     job_form,
     log,
     make_member,
-    manage,
     median,
     ms,
     p95,
     processes,
     section_env,
     setup_django,
-    wait_for_port,
+    start_relay,
+    start_web,
 )
 
 JOB_ID = re.compile(r'id="job-([0-9a-f-]{36})"')
 
 
 def start_studio(config: str, latency: float, started: list[Process]) -> int:
-    port = free_port()
     env = section_env(config, BENCH_ENGINE_LATENCY=str(latency))
     if config == "embedded":
         env["STUDIO_INPROCESS_WORKER"] = "true"
-    web = manage("serve", "--port", str(port), env=env, name=f"a-{config}-web")
-    started.append(web)
-    if config == "scale":
-        started.append(manage("worker", env=env, name=f"a-{config}-worker"))
-    wait_for_port(port, web)
+    port, _ = start_web(started, f"a-{config}", env, worker=config == "scale")
     return port
 
 
@@ -145,15 +138,8 @@ def main() -> None:
     options = parser.parse_args()
 
     if options.config == "floor":
-        port = free_port()
         with processes() as started:
-            relay = Process(
-                "a-floor-relay",
-                [PYTHON, "-m", "bench.relay", "--port", str(port)],
-                section_env("embedded"),
-            )
-            started.append(relay)
-            wait_for_port(port, relay)
+            port = start_relay(started, "a-floor-relay", section_env("embedded"))
             times = asyncio.run(measure_floor(port, 200))
         emit({"median_ms": ms(median(times)), "p95_ms": ms(p95(times)), "samples": len(times)})
         return

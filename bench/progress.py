@@ -17,23 +17,20 @@ import uuid
 from websockets.asyncio.client import connect
 
 from .common import (
-    PYTHON,
-    Process,
     bench_redis_url,
     browser_headers,
     emit,
-    free_port,
     job_event,
     log,
     make_member,
-    manage,
     median,
     ms,
     p95,
     processes,
     section_env,
     setup_django,
-    wait_for_port,
+    start_relay,
+    start_web,
 )
 
 SAMPLES = 300
@@ -89,16 +86,8 @@ def main() -> None:
     _, _, gallery, session = make_member("progress")
     env = section_env("scale")
     with processes() as started:
-        studio_port, relay_port = free_port(), free_port()
-        web = manage("serve", "--port", str(studio_port), env=env, name="b-web")
-        relay = Process(
-            "b-relay",
-            [PYTHON, "-m", "bench.relay", "--port", str(relay_port), "--redis", bench_redis_url()],
-            env,
-        )
-        started += [web, relay]
-        wait_for_port(studio_port, web)
-        wait_for_port(relay_port, relay)
+        studio_port, _ = start_web(started, "b", env)
+        relay_port = start_relay(started, "b-relay", env, bench_redis_url())
         log(f"  b: {SAMPLES} progress events, each against a raw pub/sub round trip")
         times = asyncio.run(measure(studio_port, relay_port, gallery.pk, session))
     studio, raw = times["studio"], times["raw"]

@@ -8,7 +8,7 @@ import subprocess
 from collections import Counter
 from datetime import UTC, datetime
 
-from .common import bench_redis_url, pg_admin_url
+from .common import bench_redis_url, libpq_url, pg_admin_url
 
 TARGETS = {
     "a": "< 50 ms median",
@@ -22,7 +22,6 @@ TARGETS = {
 
 def machine() -> dict:
     info = {
-        "cpus": os.cpu_count(),
         "cpu": _cpu_model(),
         "memory_gb": round(_meminfo("MemTotal") / 1024 / 1024, 1),
         "python": platform.python_version(),
@@ -71,8 +70,7 @@ def _postgres_version() -> str:
     try:
         import psycopg
 
-        url = pg_admin_url().replace("postgres://", "postgresql://", 1)
-        with psycopg.connect(url, connect_timeout=3) as conn:
+        with psycopg.connect(libpq_url(pg_admin_url()), connect_timeout=3) as conn:
             return conn.execute("SHOW server_version").fetchone()[0]
     except Exception:
         return "not reachable"

@@ -56,7 +56,8 @@ class GalleryFilter:
         return bool(self.as_query())
 
 
-def _cursor(asset: Asset) -> str:
+def cursor_after(asset: Asset) -> str:
+    """The cursor of the page that follows `asset` (the keyset: its time, then its id)."""
     return f"{asset.updated_at.isoformat()}|{asset.pk}"
 
 
@@ -105,4 +106,4 @@ def page(gallery: Gallery, user, filters: GalleryFilter, cursor: str = ""):
     rows = list(assets(gallery, user, filters, cursor)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return rows, (_cursor(rows[-1]) if more else None)
+    return rows, (cursor_after(rows[-1]) if more else None)

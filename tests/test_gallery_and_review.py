@@ -98,7 +98,7 @@ def bulk_gallery(cast, assets=10_000, versions_per_asset=10) -> Gallery:
 
 
 def test_gallery_of_100000_versions_pages_in_constant_queries(cast):
-    from studio.gallery_query import GalleryFilter, _cursor, assets
+    from studio.gallery_query import GalleryFilter, assets, cursor_after
 
     gallery = bulk_gallery(cast)
     assert Version.objects.filter(team=cast.team).count() == 100_000
@@ -111,7 +111,7 @@ def test_gallery_of_100000_versions_pages_in_constant_queries(cast):
     second = client.get(url, {"cursor": response.context["next_cursor"]}, HTTP_HX_REQUEST="true")
     assert grid_titles(second) == order[24:48]
     # Deep in the grid: the cursor a visitor would hold after scrolling 200 pages.
-    cursor = _cursor(Asset.objects.get(gallery=gallery, title=order[4823]))
+    cursor = cursor_after(Asset.objects.get(gallery=gallery, title=order[4823]))
     with CaptureQueriesContext(connection) as deep:
         deep_page = client.get(url, {"cursor": cursor}, HTTP_HX_REQUEST="true")
     assert grid_titles(deep_page) == order[4824:4848]
