@@ -195,6 +195,10 @@ def test_restore_and_favourite(cast):
     )
     cast.client(cast.editor).post(reverse("studio:restore", args=[first.pk]))
     assert Asset.objects.get(pk=first.asset_id).current_version_id == first.pk
+    # Compare with nothing chosen: the restored current version against the other one,
+    # never a version against itself (it was, once an older version was current).
+    compare = cast.client(cast.viewer).get(reverse("studio:compare", args=[first.asset_id]))
+    assert (compare.context["a"], compare.context["b"]) == (second, first)
     client = cast.client(cast.viewer)
     client.post(reverse("studio:favourite", args=[first.asset_id]))
     assert first.asset.favourites.filter(user=cast.viewer).exists()

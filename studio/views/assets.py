@@ -200,8 +200,9 @@ def compare(request, asset_id):
         if len(all_versions) < 2:
             messages.error(request, "This asset has only one version; there is nothing to compare.")
             return redirect("studio:asset", asset_id=asset.pk)
-        a = a or (all_versions[-2] if b != all_versions[-2] else all_versions[-1])
+        # The current version on the right, the newest other one on the left.
         b = b or asset.current_version or all_versions[-1]
+        a = a or next(v for v in reversed(all_versions) if v != b)
     rows = []
     for name in FIELDS:
         left, right = a.brief.get(name, ""), b.brief.get(name, "")
