@@ -15,6 +15,11 @@ EXPIRY_CHOICES = {
     "7": timedelta(days=7),
     "30": timedelta(days=30),
 }
+# What the share forms' expiry menus offer, in the order above.
+EXPIRY_LABELS = [
+    (key, f"{span.days} day{'s' if span.days != 1 else ''}" if span else "Never")
+    for key, span in EXPIRY_CHOICES.items()
+]
 
 
 def create(

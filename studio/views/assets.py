@@ -116,7 +116,7 @@ def asset_page(request, asset_id):
         "model_label": registry().label(selected.model) if selected else "",
         "share_links": asset.share_links.filter(revoked_at=None) if can_create else [],
         "new_share_url": request.session.pop("new_share_url", None),
-        "expiry_choices": [("", "Never"), ("1", "1 day"), ("7", "7 days"), ("30", "30 days")],
+        "expiry_choices": sharing.EXPIRY_LABELS,
     }
     return render(request, "studio/asset.html", context)
 
@@ -159,7 +159,7 @@ def comment(request, version_id):
                 {
                     "selected": version,
                     "comment_error": str(error),
-                    "body": request.POST.get("body", "")[:4000],
+                    "body": request.POST.get("body", "")[: review.MAX_COMMENT],
                 },
             )
         messages.error(request, str(error))

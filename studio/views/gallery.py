@@ -16,7 +16,7 @@ from accounts.models import Team
 from accounts.permissions import Action, get_for, role_allows
 from accounts.teams import current_team
 
-from .. import files, gallery_query, jobs, lineup
+from .. import files, gallery_query, jobs, lineup, sharing
 from ..briefs import FIELDS, PRESETS, Brief, check_brief, compose_prompt, get_preset
 from ..catalog import RATIOS, SCENARIOS, TIERS, UnknownModel, cost, registry
 from ..events import AssetView
@@ -112,6 +112,7 @@ def gallery(request, gallery_id):
         "galleries": gallery.team.galleries.order_by("archived_at", "name"),
         "members": gallery.team.members.order_by("username"),
         "statuses": ReviewStatus.choices,
+        "expiry_choices": sharing.EXPIRY_LABELS,
         "models_in_use": [(spec.key, spec.label) for spec in registry().all()],
         "since_choices": [
             ("", "Any time"),
