@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from asgiref.sync import async_to_sync
@@ -213,6 +214,9 @@ class RunState:
     slot_progress: dict[int, float] = field(default_factory=dict)
     done_slots: set[int] = field(default_factory=set)
     last_saved: float = 0.0
+    # A masked edit's keep-area restorer: the source and mask decoded once per job, when
+    # its first image arrives, not again for each image of the job.
+    restore: Callable | None = None
 
 
 def _load(job_id) -> tuple[Job, set[int], bytes | None, bytes | None, list[bytes]]:
@@ -374,8 +378,9 @@ async def _on_finished(state: RunState, event: Finished, plan, started: float) -
     job = state.job
     if event.slot in state.done_slots:
         return  # stored by an earlier attempt of this job
-    restore = await asyncio.to_thread(_restorer, job) if job.kind == VersionKind.EDIT else None
-    stored = await versions.prepare_and_upload(job, event.image, plan.final, restore)
+    if job.kind == VersionKind.EDIT and state.restore is None:
+        state.restore = await asyncio.to_thread(_restorer, job)
+    stored = await versions.prepare_and_upload(job, event.image, plan.final, state.restore)
     await _record(state, event.slot, *stored, plan.requested, started)
 
 
