@@ -107,3 +107,12 @@ def get_for(
     # Kept on the object so a view can ask what else the user may do without asking again.
     obj.user_role = role
     return obj
+
+
+def checked(user: User, obj: Model, action: Action, queryset: QuerySet | None = None) -> Model:
+    """`obj` as get_for returns it for `action`: the object itself when get_for fetched it
+    already with a role that allows `action` (no second query), else fetched again."""
+    if role_allows(getattr(obj, "user_role", None), action):
+        return obj
+    queryset = type(obj).objects.all() if queryset is None else queryset
+    return get_for(user, queryset, action, pk=obj.pk)

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import Http404
 from PIL import Image
 
 from accounts.models import User
-from accounts.permissions import Action, get_for
+from accounts.permissions import Action, checked, visible_to
 
 from . import imaging, versions
 from .briefs import Brief, compose_edit_prompt
@@ -45,9 +46,24 @@ def _store(team_id, folder: str, data: bytes, suffix: str = "png") -> str:
     )
 
 
+def _reference_images(user: User, ids: list[str]) -> list[str]:
+    """The images of the chosen reference versions, in one query. Another team's version
+    (or a forged id) answers 404, like any object the user may not see."""
+    try:
+        wanted = [uuid.UUID(str(value)) for value in ids]
+    except ValueError as error:
+        raise Http404("No such item.") from error
+    images = dict(
+        visible_to(user, Version.objects.filter(pk__in=wanted)).values_list("pk", "image")
+    )
+    if any(pk not in images for pk in wanted):
+        raise Http404("No such item.")
+    return [images[pk] for pk in wanted]
+
+
 def submit_edit(user: User, version: Version, edit: EditRequest) -> Job:
     """Check everything first; store inputs and charge only when all of it is good."""
-    get_for(user, Version.objects.all(), Action.CREATE, pk=version.pk)
+    version = checked(user, version, Action.CREATE)
     change = edit.change.strip()
     if not change:
         raise SubmitError("change", "Say what should change inside the painted area.")
@@ -84,11 +100,7 @@ def submit_edit(user: User, version: Version, edit: EditRequest) -> Job:
             )
         except imaging.ImageRejected as error:
             raise SubmitError("references", error.message) from error
-    reference_names = []
-    for version_id in edit.reference_versions:
-        # Another team's version answers 404, like any object the user may not see.
-        reference = get_for(user, Version.objects.all(), pk=version_id)
-        reference_names.append(reference.image.name)
+    reference_names = _reference_images(user, edit.reference_versions)
 
     params = {
         "mask": _store(version.team_id, "masks", imaging.encode_png(mask)),
@@ -110,8 +122,10 @@ def submit_edit(user: User, version: Version, edit: EditRequest) -> Job:
         params=params,
         prompt=compose_edit_prompt(change, edit.keep),
     )
+    gallery = version.asset.gallery
+    gallery.user_role = version.user_role  # checked above: submit need not ask again
     try:
-        return submit(user, version.asset.gallery, request)
+        return submit(user, gallery, request)
     except SubmitError:
         versions.discard(
             params["mask"], params["openai_mask"], *params["references"][len(reference_names) :]

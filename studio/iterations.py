@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from PIL import Image
 
 from accounts.models import User
-from accounts.permissions import Action, get_for, role_allows
+from accounts.permissions import Action, checked
 
 from . import imaging, lineup, versions
 from .briefs import FIELDS, Brief, compose_prompt
@@ -39,10 +39,9 @@ def _check(user: User, version: Version) -> Version:
     """The version, with the rights to make new versions from it (404/403 otherwise). One
     the caller fetched through get_for with those rights is not asked for again, and its
     gallery carries the role on to jobs.submit."""
-    if not role_allows(getattr(version, "user_role", None), Action.CREATE):
-        version = get_for(
-            user, Version.objects.select_related("asset__gallery"), Action.CREATE, pk=version.pk
-        )
+    version = checked(
+        user, version, Action.CREATE, Version.objects.select_related("asset__gallery")
+    )
     version.asset.gallery.user_role = version.user_role
     return version
 
