@@ -11,11 +11,18 @@ KINDS = {"original": "image", "thumb": "thumbnail", "mask": "mask"}
 CONTENT_TYPES = {"original": "image/png", "thumb": "image/webp", "mask": "image/png"}
 
 
+def download_name(version: Version) -> str:
+    """A file name (without extension) from the asset's title: letters, digits, - and _
+    only, so no title can break the Content-Disposition header; then the version's id."""
+    title = "".join(c if c.isalnum() or c in "-_ " else "" for c in version.asset.title[:40])
+    return f"{title.strip().replace(' ', '-') or 'image'}-{str(version.pk)[:8]}"
+
+
 def file_response(version: Version, kind: str, *, download: bool = False):
     field = getattr(version, KINDS[kind])
     if not field.name:
         raise Http404("No such file.")
-    filename = f"{version.asset.title[:40].strip() or 'image'}-{str(version.pk)[:8]}.png"
+    filename = f"{download_name(version)}.png"
     if settings.S3_BUCKET:
         # Private bucket: hand out a short-lived signed URL instead of proxying bytes.
         params = (

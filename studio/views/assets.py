@@ -229,13 +229,9 @@ def download(request, version_id, fmt):
     content_type, suffix = EXPORTS[fmt]
     data = imaging.export(versions.open_original(version), fmt, quality=90)
     response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{_filename(version)}.{suffix}"'
+    name = f"{files.download_name(version)}.{suffix}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _filename(version: Version) -> str:
-    title = "".join(c if c.isalnum() or c in "-_ " else "" for c in version.asset.title[:40])
-    return f"{title.strip().replace(' ', '-') or 'image'}-{str(version.pk)[:8]}"
 
 
 MAX_ZIP = 100
@@ -267,7 +263,7 @@ def download_selection(request, gallery_id):
 
         for version in selected:
             with default_storage.open(version.image.name) as handle:
-                archive.writestr(f"{_filename(version)}.png", handle.read())
+                archive.writestr(f"{files.download_name(version)}.png", handle.read())
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="{gallery.name[:30]}-{stamp}.zip"'
