@@ -727,3 +727,8 @@ def reset_registry() -> None:
 def lifecycle(spec: ModelSpec, today: date, unavailable: frozenset[str] = frozenset()) -> Lifecycle:
     """The model's status on `today`, with a message naming its successor."""
     return registry().lifecycle(spec, today, unavailable)
+
+
+def qualities_of(specs: Iterable[ModelSpec]) -> list[str]:
+    """Every quality these models offer, each once, in the order the models list them."""
+    return list(dict.fromkeys(quality for spec in specs for quality in spec.qualities))

@@ -625,6 +625,9 @@ def resample_upscaler(img: Image.Image, factor: int) -> Image.Image:
     return large.filter(sharpen)
 
 
+UPSCALE_FACTORS = (2, 4)
+
+
 def upscale(
     img: Image.Image,
     factor: int,
@@ -633,7 +636,7 @@ def upscale(
     upscaler: Upscaler = resample_upscaler,
 ) -> Image.Image:
     """Enlarge by 2 or 4 with the given upscaler, refusing results above max_side."""
-    if factor not in (2, 4):
+    if factor not in UPSCALE_FACTORS:
         raise ValueError(f"upscale factor must be 2 or 4, not {factor!r}")
     width, height = img.width * factor, img.height * factor
     if max(width, height) > max_side:

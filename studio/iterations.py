@@ -24,7 +24,7 @@ from .catalog import UnknownModel, cost, registry
 from .jobs import MAX_IMAGES, UPSCALE_CREDITS, JobRequest, SubmitError, submit
 from .models import Job, Version, VersionKind
 
-UPSCALE_FACTORS = (2, 4)
+UPSCALE_FACTORS = imaging.UPSCALE_FACTORS
 MAX_UPSCALE_SIDE = 8192  # a 67-megapixel PNG is already more than any layout needs
 PROMOTE_QUALITY = "high"
 

@@ -19,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.permissions import Action, get_for
 
 from .. import edits, imaging, iterations, jobs, lineup
-from ..catalog import UnknownModel, cost, registry
+from ..catalog import UnknownModel, cost, qualities_of, registry
 from ..models import Version
 
 # Where a refused field's message goes; anything else is shown under the submit button.
@@ -100,15 +100,6 @@ def _default_model(
     return usable[0] if usable else ""
 
 
-def _qualities(choices: list[lineup.ModelChoice]) -> list[str]:
-    seen: list[str] = []
-    for choice in choices:
-        for quality in choice.spec.qualities:
-            if quality not in seen:
-                seen.append(quality)
-    return seen
-
-
 def estimate(version: Version, model: str, quality: str, references: int) -> Estimate:
     """What the edit will cost: the model's price plus its input images (source included)."""
     balance = version.team.credit_balance
@@ -151,7 +142,7 @@ def _context(version: Version, values: EditValues, error: jobs.SubmitError | Non
         "back_url": asset_url(version),
         "values": values,
         "model_choices": choices,
-        "qualities": _qualities(choices),
+        "qualities": qualities_of(choice.spec for choice in choices),
         "reference_choices": _reference_choices(version),
         "estimate": estimate(version, values.model, values.quality, len(values.reference_versions)),
         "source_model_label": registry().label(version.model),

@@ -18,7 +18,7 @@ from accounts.teams import current_team
 
 from .. import files, gallery_query, jobs, lineup, sharing
 from ..briefs import FIELDS, PRESETS, Brief, check_brief, compose_prompt, get_preset
-from ..catalog import RATIOS, SCENARIOS, TIERS, UnknownModel, cost, registry
+from ..catalog import RATIOS, SCENARIOS, TIERS, UnknownModel, cost, qualities_of, registry
 from ..events import AssetView
 from ..forms import BriefForm, GenerateForm
 from ..gallery_query import GalleryFilter
@@ -107,7 +107,7 @@ def gallery(request, gallery_id):
         "advice": _advice(choices),
         "default_model": default,
         "ratios": list(RATIOS),
-        "qualities": _all_qualities(),
+        "qualities": qualities_of(registry().all()),
         "max_images": jobs.MAX_IMAGES,
         "galleries": gallery.team.galleries.order_by("archived_at", "name"),
         "members": gallery.team.members.order_by("username"),
@@ -131,15 +131,6 @@ def _branch_brief(request, gallery) -> dict:
         return {}
     version = Version.objects.filter(pk=version_id, team=gallery.team).first()
     return dict(version.brief) if version else {}
-
-
-def _all_qualities() -> list[str]:
-    seen: list[str] = []
-    for spec in registry().all():
-        for quality in spec.qualities:
-            if quality not in seen:
-                seen.append(quality)
-    return seen
 
 
 @dataclass
